@@ -1,0 +1,170 @@
+"""Wiring: the only module (with ``__main__``) that knows every layer.
+
+:func:`serve` is what ``python -m bot`` runs and what the end-to-end tests run: it upgrades the
+database, builds the application, tells chats whose reply a restart interrupted, registers the
+command menu and long-polls until ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+
+import providers.settings
+from bot import handlers
+from bot.flood import FloodControl, FloodRateLimiter
+from bot.service import ChatService
+from bot.settings import Settings
+from bot.storage import Store
+from bot.streamer import ReplyStreamer
+from providers import ModelRegistry, default_registry
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "⚠️ My previous reply was interrupted by a restart. Send /retry to get it again."
+
+
+class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
+    """Handles updates of one chat (and forum topic) in order, different chats concurrently.
+
+    ``/stop`` and button taps skip the queue, so they act while a reply is being written.
+    Asyncio locks wake waiters first-in first-out, and PTB starts update tasks in the order
+    getUpdates returned them, so a chat's messages are answered in the order they were sent.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+
+    @staticmethod
+    def _key(update: object) -> tuple[int, int] | None:
+        if not isinstance(update, Update) or update.callback_query is not None:
+            return None
+        message = update.effective_message
+        if message is None:
+            return None
+        text = message.text or ""
+        if text.split("@", 1)[0].split(maxsplit=1)[:1] == ["/stop"]:
+            return None
+        thread = message.message_thread_id if message.is_topic_message else 0
+        return (message.chat.id, thread or 0)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = self._key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+class TokenFilter(logging.Filter):
+    """Replaces the bot token in every log record (httpx and PTB log request URLs)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret and self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at LOG_LEVEL; the token never appears (httpx's URL logging is silenced)."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    token_filter = TokenFilter(settings.telegram_bot_token.get_secret_value())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(token_filter)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def build_application(
+    settings: Settings, store: Store, registry: ModelRegistry
+) -> Application:
+    """The PTB application with every handler, our flood control, and the per-chat order."""
+    flood = FloodControl()
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.file_base_url)
+        .rate_limiter(FloodRateLimiter(flood))
+        .concurrent_updates(ChatOrderedUpdateProcessor())
+        .build()
+    )
+    streamer = ReplyStreamer(
+        application.bot,
+        flood,
+        edit_interval=settings.stream_edit_interval,
+        group_edit_interval=settings.group_stream_edit_interval,
+    )
+    application.bot_data["deps"] = handlers.Deps(
+        ChatService(store, registry, settings), streamer, settings
+    )
+    handlers.register(application)
+    application.add_error_handler(_log_error)
+    return application
+
+
+async def _log_error(update: object, context: Any) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+
+
+async def _tell_interrupted(application: Application, store: Store) -> None:
+    """Chats whose reply was being written when the bot stopped learn it and can /retry."""
+    deps: handlers.Deps = application.bot_data["deps"]
+    for reply in await store.mark_interrupted():
+        try:
+            await deps.streamer.send_text(
+                reply.chat_id,
+                INTERRUPTED,
+                message_thread_id=reply.thread_id or None,
+                markdown=False,
+            )
+        except Exception:  # noqa: BLE001 - one unreachable chat must not stop start-up
+            log.warning("could not tell chat %s about an interrupted reply", reply.chat_id)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the bot until ``stop`` is set: migrate, start polling, answer, shut down cleanly."""
+    providers.settings.configure(settings)
+    store = await Store.open(settings.database_url, migrate=True)
+    try:
+        registry = default_registry(settings)
+        application = build_application(settings, store, registry)
+        async with application:
+            await application.bot.set_my_commands(handlers.COMMANDS)
+            await _tell_interrupted(application, store)
+            await application.start()
+            await application.updater.start_polling(
+                allowed_updates=["message", "callback_query"]
+            )
+            log.info("bot @%s is polling", application.bot.username)
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        await store.close()
+        providers.settings.configure(None)

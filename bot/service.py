@@ -1,0 +1,325 @@
+"""One turn of a conversation, without Telegram: history in, provider out, reply persisted.
+
+:class:`ChatService` loads the chat's history from the store, resolves the chat's model in the
+provider registry, streams the provider's chunks (falling back to the next provider of the same
+model when one fails before its first chunk) into a :class:`ReplySink`, and records what
+happened in the history. The Telegram handlers give it a sink backed by the reply streamer; tests
+and the console give it their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.settings import Settings
+from bot.storage import ChatRecord, ReplyStatus, Store
+from providers import ImageResponse, ModelRegistry, ProviderError, Route, UnknownModelError
+
+log = logging.getLogger(__name__)
+
+WriteCallback = Callable[[str, list[int]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ChatTarget:
+    """Where a turn happens: a Telegram chat and, in forums, a topic (``thread_id`` 0: none)."""
+
+    chat_id: int
+    thread_id: int = 0
+    chat_type: str = "private"
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.chat_id, self.thread_id)
+
+
+@dataclass
+class SinkReply:
+    """What a sink delivered for a streamed text: the full text, its message ids, and the error
+    that ended the chunk source early (the text so far was still delivered)."""
+
+    text: str
+    message_ids: list[int] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class ReplySink(Protocol):
+    """Where replies go. The Telegram sink wraps the reply streamer; tests use their own."""
+
+    async def stream(self, chunks: AsyncIterable[str], on_write: WriteCallback) -> SinkReply: ...
+
+    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]: ...
+
+    async def notice(self, text: str) -> list[int]: ...
+
+    async def action(self, action: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """How a turn ended: ``status`` is the reply's stored status."""
+
+    status: ReplyStatus
+    text: str
+    model: str
+    provider: str | None
+    message_ids: list[int]
+    error: str | None = None
+
+
+class ChatService:
+    """Drives turns; one instance per process, shared by every chat.
+
+    ``stop(target)`` ends the turn running for a chat (the text so far stays); turns of one chat
+    are serialised by the caller (the bot's update processor), different chats run concurrently.
+    """
+
+    #: Seconds between saves of a streaming reply's partial text (message ids save at once).
+    partial_save_interval = 3.0
+
+    def __init__(self, store: Store, registry: ModelRegistry, settings: Settings) -> None:
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+        self._stops: dict[tuple[int, int], asyncio.Event] = {}
+
+    # -- models ------------------------------------------------------------------------------
+
+    @property
+    def default_model(self) -> str:
+        """DEFAULT_MODEL, or the registry's first model when unset."""
+        if self.settings.default_model:
+            return self.registry.canonical(self.settings.default_model)
+        return self.registry.model_names()[0]
+
+    def model_of(self, chat: ChatRecord | None) -> str:
+        """The chat's chosen model, or the default when none is chosen (or it vanished)."""
+        if chat is not None and chat.model:
+            try:
+                self.registry.resolve(chat.model)
+                return chat.model
+            except UnknownModelError:
+                log.warning("chat %s: stored model %r is no longer offered", chat.id, chat.model)
+        return self.default_model
+
+    async def set_model(self, target: ChatTarget, name: str) -> str:
+        """Switch a chat's model; returns the canonical name. Raises UnknownModelError."""
+        canonical = self.registry.canonical(name)
+        await self.store.get_or_create_chat(target.chat_id, target.chat_type)
+        await self.store.set_model(target.chat_id, canonical)
+        return canonical
+
+    async def current_model(self, target: ChatTarget) -> str:
+        return self.model_of(await self.store.get_chat(target.chat_id))
+
+    # -- turns -------------------------------------------------------------------------------
+
+    def stop(self, target: ChatTarget) -> bool:
+        """Ask the chat's running turn to stop; False when nothing is running."""
+        event = self._stops.get(target.key)
+        if event is None or event.is_set():
+            return False
+        event.set()
+        return True
+
+    def is_running(self, target: ChatTarget) -> bool:
+        return target.key in self._stops
+
+    async def run_turn(
+        self,
+        target: ChatTarget,
+        text: str,
+        sink: ReplySink,
+        *,
+        telegram_message_id: int | None = None,
+    ) -> TurnResult:
+        """Store the user's message, then answer it with the chat's model."""
+        await self.store.get_or_create_chat(target.chat_id, target.chat_type)
+        await self.store.append_user_message(
+            target.chat_id,
+            text,
+            thread_id=target.thread_id,
+            telegram_message_id=telegram_message_id,
+        )
+        return await self._answer(target, sink)
+
+    async def retry(self, target: ChatTarget, sink: ReplySink) -> TurnResult | None:
+        """Answer the conversation's last user message again (dropping the replies after it).
+
+        Returns None when the conversation has no user message yet.
+        """
+        last = await self.store.last_user_message(target.chat_id, target.thread_id)
+        if last is None:
+            return None
+        await self.store.delete_last_reply(target.chat_id, target.thread_id)
+        return await self._answer(target, sink)
+
+    async def _answer(self, target: ChatTarget, sink: ReplySink) -> TurnResult:
+        chat = await self.store.get_chat(target.chat_id)
+        model = self.model_of(chat)
+        routes = self.registry.resolve(model)
+        history = await self.store.context(
+            target.chat_id,
+            target.thread_id,
+            limit=self.settings.history_limit,
+            max_chars=self.settings.history_max_chars,
+            system_prompt=self.settings.system_prompt,
+        )
+        reply = await self.store.start_reply(target.chat_id, thread_id=target.thread_id, model=model)
+        stop = self._stops[target.key] = asyncio.Event()
+        try:
+            if routes[0].is_image:
+                return await self._answer_image(routes, history, model, reply.id, sink)
+            return await self._answer_text(routes, history, model, reply.id, sink, stop)
+        finally:
+            self._stops.pop(target.key, None)
+
+    async def _answer_text(
+        self,
+        routes: list[Route],
+        history: list[dict[str, str]],
+        model: str,
+        reply_id: int,
+        sink: ReplySink,
+        stop: asyncio.Event,
+    ) -> TurnResult:
+        served: list[Route] = []
+
+        async def text_chunks() -> AsyncIterator[str]:
+            async for route, chunk in self.registry.stream_routes(routes, history):
+                if not served:
+                    served.append(route)
+                if isinstance(chunk, str) and chunk:
+                    yield chunk
+
+        saver = _PartialSaver(self.store, reply_id, self.partial_save_interval)
+        delivered = await sink.stream(_until(text_chunks(), stop), saver.on_write)
+        provider = served[0].provider.__name__ if served else None
+        if delivered.error is not None:
+            error = _user_error(delivered.error)
+            await self.store.update_reply(
+                reply_id,
+                content=delivered.text,
+                status=ReplyStatus.FAILED,
+                provider=provider,
+                telegram_message_ids=delivered.message_ids,
+                error=error,
+            )
+            if delivered.text:
+                notice = f"⚠️ {model} stopped answering midway: {error}\nThe reply above is incomplete; send /retry to try again."
+            else:
+                notice = f"⚠️ {model} failed: {error}\nSend /retry to try again, or /model to pick another model."
+            await sink.notice(notice)
+            return TurnResult(
+                ReplyStatus.FAILED, delivered.text, model, provider, delivered.message_ids, error
+            )
+        status = ReplyStatus.STOPPED if stop.is_set() else ReplyStatus.COMPLETE
+        await self.store.update_reply(
+            reply_id,
+            content=delivered.text,
+            status=status,
+            provider=provider,
+            telegram_message_ids=delivered.message_ids,
+        )
+        if status is ReplyStatus.COMPLETE and not delivered.text:
+            await sink.notice(f"⚠️ {model} sent an empty reply. Send /retry to try again.")
+        return TurnResult(status, delivered.text, model, provider, delivered.message_ids)
+
+    async def _answer_image(
+        self,
+        routes: list[Route],
+        history: list[dict[str, str]],
+        model: str,
+        reply_id: int,
+        sink: ReplySink,
+    ) -> TurnResult:
+        await sink.action("upload_photo")
+        provider: str | None = None
+        message_ids: list[int] = []
+        file_id: str | None = None
+        url: str | None = None
+        prompt = history[-1]["content"] if history else ""
+        try:
+            async for route, chunk in self.registry.stream_routes(routes, history):
+                provider = route.provider.__name__
+                if isinstance(chunk, ImageResponse):
+                    message_id, file_id = await sink.send_photo(chunk, caption=chunk.alt or prompt)
+                    message_ids.append(message_id)
+                    url = url or (chunk.urls[0] if chunk.urls else None)
+        except ProviderError as error:
+            text = _user_error(error)
+            await self.store.update_reply(
+                reply_id, status=ReplyStatus.FAILED, provider=provider, error=text
+            )
+            await sink.notice(f"⚠️ {model} failed: {text}\nSend /retry to try again.")
+            return TurnResult(ReplyStatus.FAILED, "", model, provider, message_ids, text)
+        if not message_ids:
+            text = "no image in the provider's answer"
+            await self.store.update_reply(
+                reply_id, status=ReplyStatus.FAILED, provider=provider, error=text
+            )
+            await sink.notice(f"⚠️ {model} failed: {text}. Send /retry to try again.")
+            return TurnResult(ReplyStatus.FAILED, "", model, provider, message_ids, text)
+        content = f"[image: {prompt}]"
+        await self.store.update_reply(
+            reply_id,
+            content=content,
+            status=ReplyStatus.COMPLETE,
+            provider=provider,
+            telegram_message_ids=message_ids,
+            image_file_id=file_id,
+            image_url=url,
+        )
+        return TurnResult(ReplyStatus.COMPLETE, content, model, provider, message_ids)
+
+
+class _PartialSaver:
+    """Saves a streaming reply's text and message ids: ids at once, text every few seconds."""
+
+    def __init__(self, store: Store, reply_id: int, interval: float) -> None:
+        self.store, self.reply_id, self.interval = store, reply_id, interval
+        self._saved_ids: list[int] = []
+        self._saved_at = 0.0
+
+    async def on_write(self, text: str, message_ids: list[int]) -> None:
+        now = asyncio.get_running_loop().time()
+        if message_ids == self._saved_ids and now - self._saved_at < self.interval:
+            return
+        self._saved_ids, self._saved_at = list(message_ids), now
+        await self.store.update_reply(
+            self.reply_id, content=text, telegram_message_ids=list(message_ids)
+        )
+
+
+async def _until(source: AsyncIterator[str], stop: asyncio.Event) -> AsyncIterator[str]:
+    """Yield from ``source`` until it ends or ``stop`` is set (then close it at once)."""
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            step = asyncio.ensure_future(anext(source))
+            await asyncio.wait({step, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                step.cancel()
+                await asyncio.gather(step, return_exceptions=True)
+                return
+            try:
+                chunk = step.result()
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        await source.aclose()  # type: ignore[attr-defined]
+
+
+def _user_error(error: BaseException) -> str:
+    """A short text safe to show a user (provider errors are written for that)."""
+    if isinstance(error, ProviderError):
+        return str(error) or type(error).__name__
+    log.error("unexpected error in a turn", exc_info=error)
+    return "an unexpected error occurred"

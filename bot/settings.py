@@ -1,0 +1,127 @@
+"""The bot's configuration: one pydantic-settings class, read once at start and passed down.
+
+Every setting comes from the environment or an optional ``.env`` file (``.env.example``
+documents each one). The provider settings (``OPENAI_*``, ``<PROVIDER>_URL``, ``PROXY_URL``,
+``PROVIDER_TIMEOUT``) are inherited from :class:`providers.settings.ProviderSettings`, so one
+object configures both layers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from providers.settings import ProviderSettings
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
+
+
+class DatabaseSettings(BaseSettings):
+    """Just DATABASE_URL, for ``python -m bot migrate`` (which needs no token)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+
+def _parse_ids(value: object) -> object:
+    """Accept ``"1, 2,3"`` (comma-separated) as well as a list; empty means nobody listed."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(ProviderSettings):
+    """All settings of the bot; names are the environment variables, case-insensitive.
+
+    Raises :class:`pydantic.ValidationError` on construction when a value is missing or
+    malformed; :func:`describe_error` turns that into one line naming the setting.
+    """
+
+    telegram_bot_token: SecretStr = Field(
+        description="The bot's token from @BotFather (required; never logged)."
+    )
+    telegram_api_base_url: str = Field(
+        default=DEFAULT_API_BASE_URL,
+        description="Bot API base URL; the token is appended (a local Bot API server, or tests).",
+    )
+    telegram_api_base_file_url: str | None = Field(
+        default=None,
+        description="Bot API file URL; default: the base URL with its last '/bot' made '/file/bot'.",
+    )
+    database_url: str = Field(default=DEFAULT_DATABASE_URL)
+    default_model: str | None = Field(
+        default=None,
+        description="Model a new chat starts with; default: the first model of the registry.",
+    )
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    history_limit: int = Field(default=20, ge=1, le=1000, description="Messages of context.")
+    history_max_chars: int = Field(
+        default=12_000, ge=100, description="Characters of context sent to the provider."
+    )
+    system_prompt: str | None = Field(default=None)
+    stream_edit_interval: float = Field(
+        default=1.0, ge=0.05, le=60, description="Seconds between edits of a streamed reply."
+    )
+    group_stream_edit_interval: float = Field(
+        default=3.0, ge=0.05, le=120, description="Seconds between edits in groups."
+    )
+    log_level: str = Field(default="INFO")
+
+    @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return _parse_ids(value)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if not token or ":" not in token:
+            raise ValueError("must look like '123456:ABC…' (the token from @BotFather)")
+        return SecretStr(token)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("default_model", "system_prompt", "telegram_api_base_file_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def file_base_url(self) -> str:
+        """The Bot API file URL PTB needs (``base_file_url``)."""
+        if self.telegram_api_base_file_url:
+            return self.telegram_api_base_file_url
+        base = self.telegram_api_base_url
+        head, sep, tail = base.rpartition("/bot")
+        return f"{head}/file/bot{tail}" if sep else base
+
+    def is_allowed(self, user_id: int | None) -> bool:
+        """Whether a user may talk to the bot: everyone when ALLOWED_USER_IDS is empty."""
+        if not self.allowed_user_ids:
+            return True
+        return user_id is not None and (
+            user_id in self.allowed_user_ids or user_id in self.admin_user_ids
+        )
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad setting, e.g. ``TELEGRAM_BOT_TOKEN: is required``."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
+    message = "is required" if first["type"] == "missing" else first["msg"]
+    message = message.removeprefix("Value error, ")
+    return f"Configuration error: {name} {message}"

@@ -1,0 +1,91 @@
+"""The Telegram side of a turn: a :class:`~bot.service.ReplySink` backed by the reply streamer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mimetypes
+from collections.abc import AsyncIterable
+
+from telegram.error import TelegramError
+
+from bot.service import SinkReply, WriteCallback
+from bot.streamer import ReplyStreamer
+from providers import ImageResponse
+
+log = logging.getLogger(__name__)
+
+#: Seconds a chat action stays visible (Bot API sendChatAction: "5 seconds or less").
+ACTION_REFRESH = 4.5
+#: Seconds after which a chat action is no longer refreshed, whatever happens.
+ACTION_LIMIT = 300.0
+
+
+class TelegramSink:
+    """Sends one turn's reply into one chat (and forum topic), as a reply to the user's message."""
+
+    def __init__(
+        self,
+        streamer: ReplyStreamer,
+        chat_id: int,
+        thread_id: int | None,
+        reply_to_message_id: int | None,
+    ) -> None:
+        self.streamer = streamer
+        self.chat_id = chat_id
+        self.thread_id = thread_id
+        self.reply_to = reply_to_message_id
+        self._action: asyncio.Task[None] | None = None
+
+    async def stream(self, chunks: AsyncIterable[str], on_write: WriteCallback) -> SinkReply:
+        delivered = await self.streamer.stream(
+            self.chat_id,
+            chunks,
+            message_thread_id=self.thread_id,
+            reply_to_message_id=self.reply_to,
+            on_write=on_write,
+        )
+        return SinkReply(delivered.text, list(delivered.message_ids), delivered.error)
+
+    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
+        self._stop_action()
+        extension = mimetypes.guess_extension(image.mime_type or "") or ".png"
+        return await self.streamer.send_photo(
+            self.chat_id,
+            image.data,
+            caption=caption,
+            filename=f"image{extension}",
+            message_thread_id=self.thread_id,
+            reply_to_message_id=self.reply_to,
+        )
+
+    async def notice(self, text: str) -> list[int]:
+        self._stop_action()
+        return await self.streamer.send_text(
+            self.chat_id,
+            text,
+            message_thread_id=self.thread_id,
+            reply_to_message_id=self.reply_to,
+            markdown=False,
+        )
+
+    async def action(self, action: str) -> None:
+        """Show ``action`` (e.g. ``upload_photo``) until the next photo or notice is sent."""
+        self._stop_action()
+        self._action = asyncio.create_task(self._keep_action(action))
+
+    async def _keep_action(self, action: str) -> None:
+        bot = self.streamer.bot
+        for _ in range(int(ACTION_LIMIT / ACTION_REFRESH)):
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(
+                    self.chat_id, action, message_thread_id=self.thread_id
+                )
+            await asyncio.sleep(ACTION_REFRESH)
+
+    def _stop_action(self) -> None:
+        if self._action is not None:
+            self._action.cancel()
+            self._action = None
+
