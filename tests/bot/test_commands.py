@@ -1,0 +1,144 @@
+"""End to end: the bot's commands, through the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.bot.conftest import RunningBot
+from tests.fakes.providers import Reply
+
+CHAT = 3001
+
+
+async def test_commands_are_registered_for_the_menu(bot: RunningBot) -> None:
+    calls = bot.telegram.calls_for("setMyCommands")
+    assert calls and calls[-1].status == 200
+    names = [c["command"] for c in calls[-1].params["commands"]]
+    assert names == ["start", "help", "model", "models", "new", "retry", "stop", "forget"]
+
+
+async def test_start_and_help_say_what_the_bot_does(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/start", first_name="Ada")
+    greeting = await bot.wait_for_containing(CHAT, "Hello, Ada!")
+    assert "/model" in greeting.text and "/retry" in greeting.text
+    bot.telegram.send_message(CHAT, "/help")
+    await bot.wait_bot_text(CHAT, lambda ms: len(ms) == 2)
+    assert "/forget" in bot.telegram.bot_messages(CHAT)[-1].text
+
+
+async def test_model_without_argument_shows_a_keyboard_that_switches(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/model")
+    menu = await bot.wait_for_containing(CHAT, "Current model: gpt-4o-mini")
+    buttons = [b for row in menu.reply_markup["inline_keyboard"] for b in row]
+    labels = [b["text"] for b in buttons]
+    assert "— OpenAI —" in labels and "— AiChats —" in labels  # grouped by provider
+    assert "✓ gpt-4o-mini" in labels
+    dalle = next(b for b in buttons if b["text"] == "dalle")
+
+    bot.telegram.press_button(CHAT, menu.message_id, dalle["callback_data"])
+    await bot.wait_for_containing(CHAT, "Current model: AiChats/dalle")
+
+    answers = bot.telegram.calls_for("answerCallbackQuery")
+    assert answers and answers[-1].params.get("text") == "Model: AiChats/dalle"
+    image = b"\x89PNG\r\n\x1a\n" + b"pixels" * 100
+    bot.providers.push("aichats", Reply(image=image))
+    bot.telegram.send_message(CHAT, "a lighthouse")
+    photos = await bot.wait_bot_text(CHAT, lambda ms: any(m.kind == "photo" for m in ms))
+    assert next(m for m in photos if m.kind == "photo").photo == image
+
+
+async def test_model_with_an_unknown_name_lists_close_matches(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/model gpt-4-o")
+    answer = await bot.wait_for_containing(CHAT, "Unknown model “gpt-4-o”")
+    assert "gpt-4o" in answer.text and "/models" in answer.text
+    bot.telegram.send_message(CHAT, "/model")
+    await bot.wait_for_containing(CHAT, "Current model: gpt-4o-mini")  # unchanged
+
+
+async def test_model_switch_is_case_insensitive_and_pins_a_provider(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/model AI365VIP/GPT-4O")
+    await bot.wait_for_containing(CHAT, "Model switched to AI365VIP/gpt-4o")
+    bot.providers.push("ai365vip", Reply("From AI365VIP\n"))
+    bot.telegram.send_message(CHAT, "hi")
+    await bot.wait_for_text(CHAT, "From AI365VIP")
+    assert not bot.providers.requests_for("openai")
+
+
+async def test_models_lists_providers_and_whether_they_answered(bot: RunningBot) -> None:
+    bot.providers.push("openai", Reply("hello"))
+    bot.telegram.send_message(CHAT, "hi")
+    await bot.wait_for_text(CHAT, "hello")
+    bot.telegram.send_message(CHAT, "/models")
+    listing = await bot.wait_for_containing(CHAT, "OpenAI (")
+    assert "OpenAI (answered last time)" in listing.text
+    assert "AiChats (not tried yet)" in listing.text
+    assert "dalle" in listing.text
+
+
+async def test_new_starts_a_fresh_conversation(bot: RunningBot) -> None:
+    bot.providers.push("openai", Reply("one"), Reply("two"))
+    bot.telegram.send_message(CHAT, "remember 42")
+    await bot.wait_for_text(CHAT, "one")
+    bot.telegram.send_message(CHAT, "/new")
+    await bot.wait_for_text(CHAT, "Started a new conversation.")
+    bot.telegram.send_message(CHAT, "what number?")
+    await bot.wait_for_text(CHAT, "two")
+    last = bot.providers.requests_for("openai")[-1].json["messages"]
+    assert last == [{"role": "user", "content": "what number?"}]
+
+
+async def test_retry_answers_the_last_message_again(bot: RunningBot) -> None:
+    bot.providers.push("openai", Reply("first answer"), Reply("second answer"))
+    bot.telegram.send_message(CHAT, "tell me a joke")
+    await bot.wait_for_text(CHAT, "first answer")
+    bot.telegram.send_message(CHAT, "/retry")
+    await bot.wait_for_text(CHAT, "second answer")
+    requests = bot.providers.requests_for("openai")
+    # The retried request has the same history as the first: the old answer is dropped.
+    assert requests[-1].json["messages"] == requests[-2].json["messages"] == [
+        {"role": "user", "content": "tell me a joke"}
+    ]
+
+
+async def test_retry_with_nothing_to_retry(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/retry")
+    await bot.wait_for_text(CHAT, "There is nothing to retry yet: send me a message.")
+
+
+async def test_stop_ends_the_reply_and_keeps_the_text_so_far(bot: RunningBot) -> None:
+    words = [f"w{i}" for i in range(400)]
+    bot.providers.push("openai", Reply(" ".join(words), delta_chars=3, delay=0.05))
+    bot.telegram.send_message(CHAT, "count slowly")
+    await bot.wait_bot_text(CHAT, lambda ms: bool(ms) and len(ms[0].text or "") > 20)
+
+    bot.telegram.send_message(CHAT, "/stop")
+    await asyncio.sleep(1.5)  # let the final write land
+    shown = bot.telegram.bot_messages(CHAT)[0].text
+    await asyncio.sleep(1.0)
+    assert bot.telegram.bot_messages(CHAT)[0].text == shown  # nothing more arrives
+    assert " ".join(words).startswith(shown) and len(shown) < len(" ".join(words))
+
+    # The stopped text stays in the history.
+    bot.providers.push("openai", Reply("ok"))
+    bot.telegram.send_message(CHAT, "thanks")
+    await bot.wait_for_text(CHAT, "ok")
+    history = bot.providers.requests_for("openai")[-1].json["messages"]
+    assert history[1] == {"role": "assistant", "content": shown}
+
+
+async def test_stop_with_nothing_running(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/stop")
+    await bot.wait_for_text(CHAT, "Nothing is being written right now.")
+
+
+async def test_forget_deletes_the_chat_history(bot: RunningBot) -> None:
+    bot.providers.push("openai", Reply("stored"), Reply("fresh"))
+    bot.telegram.send_message(CHAT, "secret thing")
+    await bot.wait_for_text(CHAT, "stored")
+    bot.telegram.send_message(CHAT, "/forget")
+    await bot.wait_for_text(CHAT, "Deleted everything stored for this chat (2 messages).")
+    bot.telegram.send_message(CHAT, "hello again")
+    await bot.wait_for_text(CHAT, "fresh")
+    assert bot.providers.requests_for("openai")[-1].json["messages"] == [
+        {"role": "user", "content": "hello again"}
+    ]
