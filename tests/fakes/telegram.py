@@ -1,0 +1,1520 @@
+"""A fake Telegram Bot API server for tests: a real aiohttp server on 127.0.0.1.
+
+It speaks the Bot API's HTTP wire format (``/bot<token>/<method>`` and ``/file/bot<token>/<path>``;
+GET or POST; query string, urlencoded, JSON or multipart bodies) so that python-telegram-bot's real
+``Bot`` works against it unchanged (``base_url=fake.base_url, base_file_url=fake.base_file_url``).
+
+What it models (sources: ``/work/shared/docs/telegram-api.md`` sections 2 and 3, i.e. the Bot API
+pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageEntity.cpp``):
+
+* the envelope ``{"ok": ..., "result"|"error_code"+"description"+"parameters"}`` with the HTTP status
+  equal to ``error_code`` (PTB maps exceptions by the HTTP status, not by ``error_code``);
+* the real server's error descriptions (the ``ERR_*`` constants);
+* ``parse_mode`` parsing (MarkdownV2, HTML, legacy Markdown) into plain text + entities, entity
+  offsets in UTF-16 code units, length limits counted in code points after parsing, and the
+  trimming of leading/trailing whitespace Telegram applies to every text;
+* long polling (``getUpdates``) with a 409 when a second poll overlaps a running one;
+* flood control as token buckets (per private chat, per group, per bot): a write that finds a
+  bucket empty gets HTTP 429 with ``parameters.retry_after`` and a ``Retry-After`` header.
+
+Tests drive the user's side with :meth:`FakeTelegram.send_message` / :meth:`FakeTelegram.press_button`
+(each queues one update) and read what the user sees with :meth:`FakeTelegram.messages`.
+``python -m tests.fakes.telegram`` serves one by hand and prints its base URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import re
+import socket
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+__all__ = ["Call", "FakeMessage", "FakeTelegram", "DEFAULT_TOKEN", "parse_text", "check_entities"]
+
+DEFAULT_TOKEN = "123456:TEST-token-not-secret-0123456789abcdef"
+
+# Exact error descriptions (telegram-api.md 3.4; "PHOTO_SAVE_FILE_INVALID" is the server's error for a
+# photo over 10 MB, seen e.g. in zhukov/webogram#1011).
+ERR_TEXT_EMPTY = "Bad Request: message text is empty"
+ERR_TOO_LONG = "Bad Request: message is too long"
+ERR_CAPTION_TOO_LONG = "Bad Request: message caption is too long"
+ERR_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+ERR_EDIT_NOT_FOUND = "Bad Request: message to edit not found"
+ERR_DELETE_NOT_FOUND = "Bad Request: message to delete not found"
+ERR_REPLY_NOT_FOUND = "Bad Request: message to be replied not found"
+ERR_CANT_EDIT = "Bad Request: message can't be edited"
+ERR_NO_TEXT_TO_EDIT = "Bad Request: there is no text in the message to edit"
+ERR_CHAT_NOT_FOUND = "Bad Request: chat not found"
+ERR_PARSE = "Bad Request: can't parse entities: "
+ERR_PARSE_MODE = "Bad Request: unsupported parse_mode"
+ERR_PHOTO_TOO_BIG = "Bad Request: PHOTO_SAVE_FILE_INVALID"
+ERR_WRONG_FILE = "Bad Request: wrong file identifier/HTTP URL specified"
+ERR_URL_CONTENT = "Bad Request: failed to get HTTP URL content"
+ERR_INVALID_FILE_ID = "Bad Request: invalid file_id"
+ERR_OLD_QUERY = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+ERR_ACTION = "Bad Request: wrong parameter action in request"
+ERR_BLOCKED = "Forbidden: bot was blocked by the user"
+ERR_CONFLICT_POLL = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+)
+ERR_CONFLICT_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the "
+    "webhook first"
+)
+ERR_DRAFT_CHAT = "Bad Request: TEXTDRAFT_PEER_INVALID"  # not documented: drafts are private-chat only
+ERR_DRAFT_ID = "Bad Request: parameter \"draft_id\" must be non-zero"  # not documented
+
+TEXT_LIMIT = 4096  # characters (code points) after entities parsing (sendMessage doc)
+CAPTION_LIMIT = 1024  # characters after entities parsing (sendPhoto doc)
+PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024  # bytes (sendPhoto doc: "at most 10 MB")
+PHOTO_URL_LIMIT = 5 * 1024 * 1024  # bytes (Bot API "Sending files": 5 MB for photos by URL)
+
+WRITES = frozenset({
+    "sendMessage", "editMessageText", "editMessageCaption", "editMessageReplyMarkup", "sendPhoto",
+    "sendDocument", "sendMessageDraft",
+})
+CHAT_ACTIONS = frozenset({
+    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+})
+UPDATE_TYPES = ("message", "edited_message", "callback_query")
+
+_INT_FIELDS = frozenset({
+    "chat_id", "message_id", "offset", "limit", "timeout", "message_thread_id", "reply_to_message_id",
+    "draft_id", "user_id", "cache_time", "max_connections",
+})
+_JSON_FIELDS = frozenset({
+    "reply_markup", "entities", "caption_entities", "allowed_updates", "commands", "scope",
+    "reply_parameters", "link_preview_options",
+})
+_BOOL_FIELDS = frozenset({
+    "disable_notification", "protect_content", "show_alert", "drop_pending_updates",
+    "allow_sending_without_reply", "has_spoiler", "show_caption_above_media",
+    "disable_web_page_preview",
+})
+
+
+class ApiError(Exception):
+    """An error answer: HTTP ``status`` (= ``error_code``), ``description``, optional ``retry_after`` (s)."""
+
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status, self.description, self.retry_after = status, description, retry_after
+
+
+def _bad(description: str) -> ApiError:
+    return ApiError(400, description)
+
+
+# --------------------------------------------------------------------------------------------------
+# Text: UTF-16 lengths, parse modes (TDLib MessageEntity.cpp semantics), entity validation.
+# --------------------------------------------------------------------------------------------------
+
+_SPACE = " \t\r\n\v\0"
+_TRIM = " \t\r\n"
+_MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
+_MDV2_TYPES = {
+    "Bold": "bold", "Italic": "italic", "Underline": "underline", "Strikethrough": "strikethrough",
+    "Spoiler": "spoiler", "Code": "code", "Pre": "pre", "PreCode": "pre", "TextUrl": "text_link",
+    "CustomEmoji": "custom_emoji", "BlockQuote": "blockquote",
+}
+_HTML_TYPES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
+    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
+    "span": "spoiler", "code": "code", "pre": "pre", "a": "text_link", "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+ENTITY_TYPES = frozenset({
+    "mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number", "bold", "italic",
+    "underline", "strikethrough", "spoiler", "blockquote", "expandable_blockquote", "code", "pre",
+    "text_link", "text_mention", "custom_emoji",
+})
+_URL_RE = re.compile(r"^(?:(?:https?|ftp|tg|ton)://\S+|[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?:[/?#]\S*)?)$")
+
+
+class EntityError(ValueError):
+    """A text or entity list Telegram would refuse; ``str(e)`` is TDLib's reason (after "can't parse entities: ")."""
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units (the unit of entity offsets and lengths)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _u16(ch: str) -> int:
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _byte_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-8", "surrogatepass"))
+
+
+def _check_url(url: str) -> str | None:
+    url = url.strip()
+    if not _URL_RE.match(url):
+        return None
+    return url if "://" in url else "http://" + url
+
+
+def _entity(kind: str, offset: int, length: int, argument: str | None = None) -> dict:
+    entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
+    if kind == "text_link":
+        entity["url"] = argument
+    elif kind == "pre" and argument:
+        entity["language"] = argument
+    elif kind == "custom_emoji":
+        entity["custom_emoji_id"] = argument
+    return entity
+
+
+def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
+    """MarkdownV2 as TDLib's ``parse_markdown_v2``: reserved characters must be escaped with ``\\``."""
+    out: list[str] = []
+    u16 = 0
+    entities: list[dict] = []
+    stack: list[dict] = []  # open entities: type, u16 start, byte offset, out position, argument
+    quote: dict | None = None  # open block quote: u16 start, stack depth when opened
+    n = len(text)
+
+    def at(k: int) -> str:
+        return text[k] if k < n else ""
+
+    def reserved_error(k: int) -> EntityError:
+        return EntityError(f"Character '{text[k]}' is reserved and must be escaped with the preceding '\\'")
+
+    def close_quote() -> None:
+        nonlocal quote
+        if len(stack) > quote["depth"]:
+            top = stack[-1]
+            raise EntityError(f"Can't find end of {top['type']} entity at byte offset {top['byte']}")
+        if u16 > quote["u16"]:
+            entities.append(_entity("blockquote", quote["u16"], u16 - quote["u16"]))
+        quote = None
+
+    i = 0
+    while i < n:
+        c = text[i]
+        top = stack[-1]["type"] if stack else None
+        in_code = top in ("Code", "Pre", "PreCode")
+        if c == "\\" and i + 1 < n and 0 < ord(text[i + 1]) <= 126:
+            out.append(text[i + 1])
+            u16 += 1
+            i += 2
+            continue
+        if not in_code and c == ">" and (i == 0 or text[i - 1] == "\n"):
+            if quote is None:
+                quote = {"u16": u16, "depth": len(stack)}
+            i += 1
+            continue
+        if c == "\n" and quote is not None and not in_code and at(i + 1) != ">":
+            close_quote()
+        reserved = "`" if in_code else _MDV2_RESERVED
+        if c not in reserved:
+            out.append(c)
+            u16 += _u16(c)
+            i += 1
+            continue
+        is_end = {
+            "Bold": c == "*",
+            "Italic": c == "_" and at(i + 1) != "_",
+            "Code": c == "`",
+            "Pre": c == "`" and at(i + 1) == "`" and at(i + 2) == "`",
+            "PreCode": c == "`" and at(i + 1) == "`" and at(i + 2) == "`",
+            "TextUrl": c == "]",
+            "CustomEmoji": c == "]",
+            "Underline": c == "_" and at(i + 1) == "_",
+            "Strikethrough": c == "~",
+            "Spoiler": c == "|" and at(i + 1) == "|",
+        }.get(top or "", False)
+        if not is_end:
+            start, argument = i, None
+            if c == "_":
+                kind = "Underline" if at(i + 1) == "_" else "Italic"
+                i += kind == "Underline"
+            elif c == "*":
+                kind = "Bold"
+            elif c == "~":
+                kind = "Strikethrough"
+            elif c == "|" and at(i + 1) == "|":
+                kind, i = "Spoiler", i + 1
+            elif c == "[":
+                kind = "TextUrl"
+            elif c == "!" and at(i + 1) == "[":
+                kind, i = "CustomEmoji", i + 1
+            elif c == "`" and at(i + 1) == "`" and at(i + 2) == "`":
+                kind, i = "Pre", i + 3
+                end = i
+                while end < n and text[end] not in _SPACE and text[end] != "`":
+                    end += 1
+                if end != i and end < n and text[end] != "`":
+                    kind, argument, i = "PreCode", text[i:end], end
+                if at(i) in ("\n", "\r"):
+                    i += 2 if at(i + 1) in ("\n", "\r") and text[i] != text[i + 1] else 1
+                i -= 1
+            elif c == "`":
+                kind = "Code"
+            else:
+                raise reserved_error(i)
+            stack.append({"type": kind, "u16": u16, "byte": _byte_offset(text, start), "pos": len(out),
+                          "arg": argument})
+            i += 1
+            continue
+        opened = stack.pop()
+        kind, argument = opened["type"], opened["arg"]
+        skip = u16 == opened["u16"]
+        if kind in ("Underline", "Spoiler"):
+            i += 1
+        elif kind in ("Pre", "PreCode"):
+            i += 2
+        elif kind in ("TextUrl", "CustomEmoji"):
+            if at(i + 1) != "(":
+                url = "".join(out[opened["pos"]:])
+            else:
+                i += 2
+                url_begin, chars = i, []
+                while i < n and text[i] != ")":
+                    if text[i] == "\\" and i + 1 < n and 0 < ord(text[i + 1]) <= 126:
+                        chars.append(text[i + 1])
+                        i += 2
+                        continue
+                    chars.append(text[i])
+                    i += 1
+                if i >= n:
+                    raise EntityError(f"Can't find end of a URL at byte offset {_byte_offset(text, url_begin)}")
+                url = "".join(chars)
+            if kind == "CustomEmoji":
+                match = re.fullmatch(r"tg://emoji\?id=(\d+)", url)
+                if not match:
+                    raise EntityError("Custom emoji entity must contain a tg://emoji URL")
+                argument = match.group(1)
+            else:
+                argument = _check_url(url)
+                skip = skip or argument is None
+        i += 1
+        if not skip:
+            entities.append(_entity(_MDV2_TYPES[kind], opened["u16"], u16 - opened["u16"], argument))
+    if stack:
+        top = stack[-1]
+        raise EntityError(f"Can't find end of {top['type']} entity at byte offset {top['byte']}")
+    if quote is not None:
+        close_quote()
+    return "".join(out), entities
+
+
+def _parse_markdown(text: str) -> tuple[str, list[dict]]:
+    """Legacy Markdown as TDLib's ``parse_markdown``: ``*bold* _italic_ `code` ```pre``` [text](url)``, no nesting."""
+    out: list[str] = []
+    u16 = 0
+    entities: list[dict] = []
+    n = len(text)
+
+    def at(k: int) -> str:
+        return text[k] if k < n else ""
+
+    i = 0
+    while i < n:
+        c = text[i]
+        if c == "\\" and at(i + 1) in ("_", "*", "`", "["):
+            out.append(text[i + 1])
+            u16 += 1
+            i += 2
+            continue
+        if c not in "_*`[":
+            out.append(c)
+            u16 += _u16(c)
+            i += 1
+            continue
+        begin = i
+        end_char = "]" if c == "[" else c
+        is_pre = False
+        language = ""
+        i += 1
+        if c == "`" and at(i) == "`" and at(i + 1) == "`":
+            i += 2
+            is_pre = True
+            end = i
+            while end < n and text[end] not in _SPACE and text[end] != "`":
+                end += 1
+            if end != i and end < n and text[end] != "`":
+                language, i = text[i:end], end
+            if at(i) in ("\n", "\r"):
+                i += 2 if at(i + 1) in ("\n", "\r") and text[i] != text[i + 1] else 1
+        start16 = u16
+        while i < n and (text[i] != end_char or (is_pre and not (at(i + 1) == "`" and at(i + 2) == "`"))):
+            out.append(text[i])
+            u16 += _u16(text[i])
+            i += 1
+        if i == n:
+            raise EntityError(f"Can't find end of the entity starting at byte offset {_byte_offset(text, begin)}")
+        if u16 != start16:
+            length = u16 - start16
+            if c == "_":
+                entities.append(_entity("italic", start16, length))
+            elif c == "*":
+                entities.append(_entity("bold", start16, length))
+            elif c == "`":
+                entities.append(_entity("pre" if is_pre else "code", start16, length, language or None))
+            else:
+                if at(i + 1) == "(":
+                    i += 2
+                    url_begin = i
+                    while i < n and text[i] != ")":
+                        i += 1
+                    url = text[url_begin:i]
+                else:
+                    url = text[begin + 1:i]
+                checked = _check_url(url)
+                if checked is not None:
+                    entities.append(_entity("text_link", start16, length, checked))
+        i += 3 if is_pre else 1
+    return "".join(out), entities
+
+
+_HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+def _html_entity(text: str, i: int) -> tuple[str | None, int]:
+    """Decode ``&lt; &gt; &amp; &quot; &#N; &#xH;`` at ``text[i]``; unknown ones stay literal (TDLib)."""
+    match = re.compile(r"&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-zA-Z]+);").match(text, i)
+    if not match:
+        return None, i
+    name = match.group(1)
+    if name.startswith("#"):
+        code = int(name[2:], 16) if name[1:2] in ("x", "X") else int(name[1:])
+        if not 0 < code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            return None, i
+        return chr(code), match.end()
+    if name in _HTML_NAMED:
+        return _HTML_NAMED[name], match.end()
+    return None, i
+
+
+def _parse_html(text: str) -> tuple[str, list[dict]]:
+    """HTML as TDLib's ``parse_html``: the supported tags only, balanced, with the four named entities."""
+    out: list[str] = []
+    u16 = 0
+    entities: list[dict] = []
+    stack: list[dict] = []
+    n = len(text)
+
+    def at(k: int) -> str:
+        return text[k] if k < n else ""
+
+    i = 0
+    while i < n:
+        c = text[i]
+        if c == "&":
+            decoded, end = _html_entity(text, i)
+            if decoded is not None:
+                out.append(decoded)
+                u16 += _u16(decoded)
+                i = end
+                continue
+        if c != "<":
+            out.append(c)
+            u16 += _u16(c)
+            i += 1
+            continue
+        begin = i
+        where = _byte_offset(text, begin)
+        i += 1
+        if at(i) != "/":
+            while i < n and text[i] not in _SPACE and text[i] != ">":
+                i += 1
+            if i >= n:
+                raise EntityError(f"Unclosed start tag at byte offset {where}")
+            tag = text[begin + 1:i].lower()
+            if tag not in _HTML_TYPES:
+                raise EntityError(f'Unsupported start tag "{tag}" at byte offset {where}')
+            attributes: dict[str, str] = {}
+            while at(i) != ">":
+                while i < n and text[i] in _SPACE:
+                    i += 1
+                if at(i) == ">":
+                    break
+                attr_begin = i
+                while i < n and text[i] not in _SPACE and text[i] not in "=>":
+                    i += 1
+                name = text[attr_begin:i].lower()
+                if not name:
+                    raise EntityError(f'Empty attribute name in the tag "{tag}" at byte offset {where}')
+                while i < n and text[i] in _SPACE:
+                    i += 1
+                if at(i) != "=":
+                    if tag == "blockquote" and name == "expandable":
+                        attributes[name] = ""
+                        continue
+                    raise EntityError(
+                        f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {where}'
+                    )
+                i += 1
+                while i < n and text[i] in _SPACE:
+                    i += 1
+                if i >= n:
+                    raise EntityError(f'Unclosed start tag "{tag}" at byte offset {where}')
+                if text[i] in "'\"":
+                    quote_char, chars = text[i], []
+                    i += 1
+                    while i < n and text[i] != quote_char:
+                        decoded, end = _html_entity(text, i) if text[i] == "&" else (None, i)
+                        if decoded is not None:
+                            chars.append(decoded)
+                            i = end
+                        else:
+                            chars.append(text[i])
+                            i += 1
+                    i += i < n
+                    value = "".join(chars)
+                else:
+                    value_begin = i
+                    while i < n and (text[i].isalnum() or text[i] in "-._:"):
+                        i += 1
+                    value = text[value_begin:i]
+                if i >= n:
+                    raise EntityError("Unclosed start tag")
+                attributes[name] = value
+            i += 1
+            argument: str | None = None
+            if tag == "a":
+                argument = _check_url(attributes.get("href", ""))
+            elif tag == "code" and attributes.get("class", "").startswith("language-"):
+                argument = attributes["class"][len("language-"):]
+            elif tag == "span" and attributes.get("class") != "tg-spoiler":
+                raise EntityError('Tag "span" must have class "tg-spoiler"')
+            elif tag == "tg-emoji":
+                argument = attributes.get("emoji-id")
+                if not (argument or "").isdigit():
+                    raise EntityError("Custom emoji entity must contain a valid custom emoji identifier")
+            elif tag == "blockquote" and "expandable" in attributes:
+                argument = "expandable"
+            stack.append({"tag": tag, "u16": u16, "arg": argument, "language": None})
+            continue
+        if not stack:
+            raise EntityError(f"Unexpected end tag at byte offset {where}")
+        i += 1
+        name_begin = i
+        while i < n and text[i] not in _SPACE and text[i] != ">":
+            i += 1
+        end_name = text[name_begin:i].lower()
+        while i < n and text[i] in _SPACE:
+            i += 1
+        if at(i) != ">":
+            raise EntityError(f"Unclosed end tag at byte offset {where}")
+        i += 1
+        opened = stack.pop()
+        tag = opened["tag"]
+        if end_name and end_name != tag:
+            raise EntityError(
+                f'Unmatched end tag at byte offset {where}, expected "</{tag}>", found "</{end_name}>"'
+            )
+        if any(o["tag"] == "pre" for o in stack) and tag == "code":
+            parent = stack[-1]
+            if parent["tag"] == "pre" and parent["u16"] == opened["u16"] and opened["arg"]:
+                parent["language"] = opened["arg"]
+            continue  # a code inside pre becomes the pre's language, never an entity of its own
+        if u16 <= opened["u16"] or (tag == "a" and opened["arg"] is None):
+            continue
+        kind = _HTML_TYPES[tag]
+        argument = opened["language"] if tag == "pre" else opened["arg"]
+        if tag == "blockquote" and argument == "expandable":
+            kind, argument = "expandable_blockquote", None
+        entities.append(_entity(kind, opened["u16"], u16 - opened["u16"], argument))
+    if stack:
+        raise EntityError(f'Can\'t find end tag corresponding to start tag "{stack[-1]["tag"]}"')
+    return "".join(out), entities
+
+
+def check_entities(text: str, entities: Any) -> list[dict]:
+    """Validate a MessageEntity list against ``text``; return normalized copies.
+
+    Offsets and lengths are UTF-16 code units and must lie within ``text``; types must be the Bot
+    API's; ``text_link`` needs ``url``, ``text_mention`` needs ``user``, ``custom_emoji`` needs
+    ``custom_emoji_id``; ``pre`` may carry ``language``. Raises :class:`EntityError`.
+    """
+    if not isinstance(entities, list):
+        raise EntityError("entities must be an array of MessageEntity objects")
+    total = utf16_len(text)
+    result = []
+    for k, raw in enumerate(entities):
+        if not isinstance(raw, dict):
+            raise EntityError(f"entity {k} is not an object")
+        kind, offset, length = raw.get("type"), raw.get("offset"), raw.get("length")
+        if kind not in ENTITY_TYPES:
+            raise EntityError(f'Unsupported entity type "{kind}"')
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0:
+            raise EntityError(f"entity {k} has an invalid offset {offset!r} or length {length!r}")
+        if offset + length > total:
+            raise EntityError(
+                f"entity {k} with offset {offset} and length {length} is beyond the end of the text "
+                f"({total} UTF-16 code units)"
+            )
+        entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
+        if kind == "text_link":
+            url = _check_url(str(raw.get("url") or ""))
+            if url is None:
+                raise EntityError(f"entity {k}: a text_link entity needs a valid url")
+            entity["url"] = url
+        elif kind == "text_mention":
+            if not isinstance(raw.get("user"), dict) or "id" not in raw["user"]:
+                raise EntityError(f"entity {k}: a text_mention entity needs a user")
+            entity["user"] = raw["user"]
+        elif kind == "custom_emoji":
+            if not str(raw.get("custom_emoji_id") or "").isdigit():
+                raise EntityError(f"entity {k}: a custom_emoji entity needs a custom_emoji_id")
+            entity["custom_emoji_id"] = str(raw["custom_emoji_id"])
+        elif kind == "pre" and raw.get("language"):
+            entity["language"] = str(raw["language"])
+        result.append(entity)
+    return result
+
+
+def _trim(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
+    """Strip leading/trailing whitespace as Telegram does, clipping entities (drop the empty ones)."""
+    stripped = text.strip(_TRIM)
+    lead = utf16_len(text[: len(text) - len(text.lstrip(_TRIM))])
+    total = utf16_len(stripped)
+    result = []
+    for entity in entities:
+        start = max(0, entity["offset"] - lead)
+        end = min(total, entity["offset"] + entity["length"] - lead)
+        if end > start:
+            result.append({**entity, "offset": start, "length": end - start})
+    result.sort(key=lambda e: (e["offset"], -e["length"]))
+    return stripped, result
+
+
+def parse_text(text: str, parse_mode: str | None = None, entities: Any = None) -> tuple[str, list[dict]]:
+    """Turn a Bot API text (+ ``parse_mode`` or ``entities``) into (plain text, entities) as displayed.
+
+    ``parse_mode`` is ``MarkdownV2``, ``HTML`` or ``Markdown`` (case-insensitive) and, when given,
+    wins over ``entities`` (as in the official server's ``get_formatted_text``). Entity offsets and
+    lengths are UTF-16 code units. The result is trimmed of leading/trailing whitespace.
+    Raises :class:`EntityError` (a markup or entity problem) or :class:`ApiError` (unknown parse_mode).
+    """
+    mode = (parse_mode or "").lower()
+    if mode == "markdownv2":
+        plain, found = _parse_markdown_v2(text)
+    elif mode == "html":
+        plain, found = _parse_html(text)
+    elif mode == "markdown":
+        plain, found = _parse_markdown(text)
+    elif mode in ("", "none"):
+        plain, found = text, (check_entities(text, entities) if entities is not None else [])
+    else:
+        raise _bad(ERR_PARSE_MODE)
+    return _trim(plain, found)
+
+
+# --------------------------------------------------------------------------------------------------
+# State: calls, messages, flood-control buckets.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One Bot API request as the fake answered it."""
+
+    method: str  # canonical camelCase name, e.g. "editMessageText"
+    params: dict  # decoded parameters (JSON-string fields decoded to objects; uploads as bytes)
+    time: float  # server clock (the injected ``clock``, time.monotonic by default) when received, seconds
+    chat_id: int | None
+    status: int  # HTTP status answered
+    description: str | None  # error description when not ok
+    retry_after: int | None  # seconds, for 429 answers
+
+
+@dataclass
+class FakeMessage:
+    """A message as the user sees it (bot's or user's)."""
+
+    message_id: int
+    chat_id: int
+    from_bot: bool
+    text: str | None  # plain text as displayed (after parse_mode/entities parsing)
+    entities: list[dict]  # Telegram MessageEntity dicts (UTF-16 offsets)
+    caption: str | None
+    photo: bytes | None  # uploaded bytes for bot photos
+    photo_file_id: str | None
+    reply_markup: dict | None
+    message_thread_id: int | None
+    reply_to_message_id: int | None
+    edits: int  # successful edits
+    sent_at: float  # server clock of creation, seconds
+    edited_at: float | None  # server clock of the last edit, seconds
+    kind: str  # "text" | "photo" | "sticker" | "voice" | "document"
+    caption_entities: list[dict] = field(default_factory=list)
+    photo_url: str | None = None  # a bot photo sent by URL
+    file_id: str | None = None  # the sticker/voice/document file of a user message
+    user_id: int | None = None  # the sender of a user message
+    date: int = 0  # Unix seconds
+
+
+class TokenBucket:
+    """A token bucket: ``capacity`` tokens, refilled at ``rate`` tokens per second of ``clock``."""
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity, self.rate, self.tokens, self.updated = capacity, rate, float(capacity), now
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is available (0 when one is)."""
+        self.refill(now)
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG or JPEG; (512, 512) when the format is not recognised."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data) and data[i] == 0xFF:
+            marker, size = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", data[i + 5:i + 9])
+                return width, height
+            i += 2 + size
+    return 512, 512
+
+
+def tiny_png(width: int = 1, height: int = 1) -> bytes:
+    """A valid grey PNG of ``width`` x ``height`` pixels (the default bytes of a user's photo)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Decode one form/query field the way the Bot API reads it (PTB sends objects as JSON strings)."""
+    if not isinstance(value, str):
+        return value
+    if name in _JSON_FIELDS:
+        try:
+            return json.loads(value)
+        except ValueError:
+            what = "entities" if "entities" in name else name.replace("_", " ")
+            raise _bad(f"Bad Request: can't parse {what} JSON object") from None
+    if name in _INT_FIELDS:
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                number = float(value)
+            except ValueError:
+                return value  # e.g. chat_id "@channelusername"
+            return int(number) if number.is_integer() else number
+    if name in _BOOL_FIELDS:
+        return value.lower() in ("true", "1")
+    return value
+
+
+def _as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_EVERY_THREAD: Any = object()
+
+
+class FakeTelegram:
+    """A fake Bot API server on 127.0.0.1 (random free port unless ``port`` is given).
+
+    Flood control (token buckets, one token per write): per private chat (``chat_id > 0``)
+    ``private_burst`` tokens refilled at ``private_rate`` tokens/s; per group (``chat_id < 0``)
+    ``group_burst`` at ``group_rate``; per bot (all chats) ``bot_burst`` at ``bot_rate``. A write
+    (:data:`WRITES`) takes one token from its chat's bucket and one from the bot's; if either is empty
+    the answer is HTTP 429 ``Too Many Requests: retry after N`` with ``parameters.retry_after = N``
+    and a ``Retry-After: N`` header, ``N = ceil(seconds until a token) >= 1``, and nothing is
+    consumed. A write that fails for another reason consumes nothing either. ``flood=False`` turns
+    it off. ``clock`` (seconds, ``time.monotonic`` by default) drives the buckets and ``Call.time``.
+
+    Use as ``async with FakeTelegram() as tg:`` or with :meth:`start` / :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        flood: bool = True,
+        private_rate: float = 1.0,
+        private_burst: float = 3,
+        group_rate: float = 20 / 60,
+        group_burst: float = 5,
+        bot_rate: float = 30.0,
+        bot_burst: float = 30,
+        clock: Callable[[], float] = time.monotonic,
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.bot_id = int(token.split(":", 1)[0])
+        self.flood = flood
+        self.private_rate, self.private_burst = private_rate, private_burst
+        self.group_rate, self.group_burst = group_rate, group_burst
+        self.bot_rate, self.bot_burst = bot_rate, bot_burst
+        self.clock = clock
+        self.port = port
+        self.base_url = ""
+        self.base_file_url = ""
+        self.calls: list[Call] = []
+        self.drafts: list[dict] = []  # every accepted sendMessageDraft: chat_id, draft_id, text, entities, ...
+        self._runner: web.AppRunner | None = None
+        self._stopping = False
+        self._chats: dict[int, dict] = {}
+        self._users: dict[int, dict] = {}
+        self._last_user: dict[int, int] = {}
+        self._messages: dict[int, dict[int, FakeMessage]] = {}
+        self._next_message_id: dict[int, int] = {}
+        self._blocked: set[int] = set()
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._allowed_updates: set[str] | None = None
+        self._poll_generation = 0
+        self._webhook_url = ""
+        self._wakeup = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._files: dict[str, dict] = {}
+        self._file_paths: dict[str, str] = {}
+        self._file_numbers = itertools.count(1)
+        self._callback_queries: dict[str, dict] = {}
+        self._callback_ids = itertools.count(1)
+        self._failures: dict[str, list[ApiError]] = {}
+        self._delays: dict[str, float] = {}
+        self._chat_buckets: dict[int, TokenBucket] = {}
+        self._bot_bucket: TokenBucket | None = None
+        self._commands: dict[str, list] = {}
+        self._methods = {
+            name[3:].lower(): (name[3:], getattr(self, name)) for name in dir(self) if name.startswith("_m_")
+        }
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind 127.0.0.1 and serve; sets :attr:`base_url` and :attr:`base_file_url`."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._handle_file)
+        app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.25)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", self.port))
+        await web.SockSite(self._runner, sock).start()
+        port = sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}/bot"
+        self.base_file_url = f"http://127.0.0.1:{port}/file/bot"
+        self._stopping = False
+
+    async def stop(self) -> None:
+        """End pending long polls (they answer ``[]``) and close the server."""
+        self._stopping = True
+        self._notify()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegram:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ---- the user's side ---------------------------------------------------------------------
+
+    def add_chat(self, chat_id: int, *, chat_type: str = "private", title: str | None = None,
+                 is_forum: bool = False, username: str = "alice", first_name: str = "Alice") -> dict:
+        """Make a chat known (the bot may then write to it) without queuing an update; returns the Chat dict.
+
+        ``chat_type`` is ``private`` (``chat_id > 0``), ``group`` or ``supergroup`` (``chat_id < 0``);
+        raises ValueError otherwise.
+        """
+        if chat_type == "private":
+            if chat_id <= 0:
+                raise ValueError(f"a private chat needs a positive id, got {chat_id}")
+            chat = {"id": chat_id, "type": "private", "first_name": first_name, "username": username}
+        elif chat_type in ("group", "supergroup"):
+            if chat_id >= 0:
+                raise ValueError(f"a {chat_type} needs a negative id, got {chat_id}")
+            chat = {"id": chat_id, "type": chat_type, "title": title or f"Test group {chat_id}"}
+            if is_forum:
+                chat["is_forum"] = True
+        else:
+            raise ValueError(f"unknown chat_type {chat_type!r}")
+        self._chats[chat_id] = chat
+        self._messages.setdefault(chat_id, {})
+        return chat
+
+    def send_message(
+        self,
+        chat_id: int,
+        text: str | None = None,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        title: str | None = None,
+        message_thread_id: int | None = None,
+        is_forum: bool = False,
+        reply_to_message_id: int | None = None,
+        entities: list[dict] | None = None,
+        sticker: bool = False,
+        voice: bool | bytes = False,
+        document: bool | bytes = False,
+        photo: bool | bytes = False,
+        caption: str | None = None,
+        username: str = "alice",
+        first_name: str = "Alice",
+    ) -> dict:
+        """The user sends a message: store it in the chat and queue a ``message`` update; returns the update dict.
+
+        ``user_id`` defaults to ``chat_id`` in private chats and is required in groups (ValueError).
+        A text starting with ``/`` gets a ``bot_command`` entity (as Telegram adds). ``photo``,
+        ``voice`` and ``document`` may be bytes (else small stand-in bytes are used); the bot can
+        fetch them with getFile. ``reply_to_message`` is included when the target exists.
+        """
+        if user_id is None:
+            if chat_type != "private":
+                raise ValueError("user_id is required for group chats")
+            user_id = chat_id
+        existing = self._chats.get(chat_id)
+        if existing is None or existing["type"] != chat_type or bool(existing.get("is_forum")) != is_forum:
+            self.add_chat(chat_id, chat_type=chat_type, title=title, is_forum=is_forum,
+                          username=username, first_name=first_name)
+        self._users[user_id] = {"id": user_id, "is_bot": False, "first_name": first_name, "username": username}
+        self._last_user[chat_id] = user_id
+        found = list(entities or [])
+        if text is not None and found:
+            found = check_entities(text, found)
+        if text and text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            found.insert(0, {"type": "bot_command", "offset": 0, "length": utf16_len(command)})
+        kind, file_id, photo_bytes = "text", None, None
+        if photo is not False:
+            kind = "photo"
+            photo_bytes = photo if isinstance(photo, bytes) else tiny_png(64, 64)
+            file_id = self._register_file(photo_bytes, "photos", "jpg")
+        elif sticker:
+            kind, file_id = "sticker", self._register_file(tiny_png(512, 512), "stickers", "webp")
+        elif voice is not False:
+            kind = "voice"
+            file_id = self._register_file(voice if isinstance(voice, bytes) else b"OggS\0fake-voice", "voice", "oga")
+        elif document is not False:
+            kind = "document"
+            data = document if isinstance(document, bytes) else b"fake document\n"
+            file_id = self._register_file(data, "documents", "txt")
+        if kind == "text" and text is None:
+            raise ValueError("a text message needs text")
+        message = self._new_message(
+            chat_id, from_bot=False, kind=kind, text=text if kind == "text" else None,
+            entities=found if kind == "text" else [], caption=caption if kind != "text" else None,
+            photo=photo_bytes, photo_file_id=file_id if kind == "photo" else None,
+            file_id=file_id if kind != "photo" else None, user_id=user_id,
+            message_thread_id=message_thread_id, reply_to_message_id=reply_to_message_id,
+        )
+        if kind != "text" and caption and entities:
+            message.caption_entities = check_entities(caption, entities)
+        return self._queue({"message": self._message_dict(message)})
+
+    def press_button(self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None) -> dict:
+        """The user presses an inline button with callback ``data``: queue a ``callback_query`` update and return it.
+
+        ``user_id`` defaults to ``chat_id`` in private chats, else to the chat's last sender.
+        Raises ValueError for an unknown message or user.
+        """
+        message = self._messages.get(chat_id, {}).get(message_id)
+        if message is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id}")
+        if user_id is None:
+            user_id = chat_id if chat_id > 0 else self._last_user.get(chat_id)
+            if user_id is None:
+                raise ValueError("user_id is required: nobody has written in this group yet")
+        user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "User"})
+        query_id = str(next(self._callback_ids))
+        self._callback_queries[query_id] = {"answered": False, "chat_id": chat_id, "message_id": message_id}
+        query = {"id": query_id, "from": user, "chat_instance": f"ci{chat_id}",
+                 "message": self._message_dict(message), "data": data}
+        return self._queue({"callback_query": query})
+
+    def block(self, chat_id: int) -> None:
+        """The user blocks the bot: writes to ``chat_id`` then fail with 403 ``Forbidden: bot was blocked by the user``."""
+        self._blocked.add(chat_id)
+
+    # ---- what the user sees ------------------------------------------------------------------
+
+    def messages(self, chat_id: int, *, message_thread_id: int | None = _EVERY_THREAD) -> list[FakeMessage]:
+        """Every message of the chat in order (both sides); ``message_thread_id`` filters one thread (None: no thread)."""
+        found = sorted(self._messages.get(chat_id, {}).values(), key=lambda m: m.message_id)
+        if message_thread_id is _EVERY_THREAD:
+            return found
+        return [m for m in found if m.message_thread_id == message_thread_id]
+
+    def bot_messages(self, chat_id: int) -> list[FakeMessage]:
+        """The bot's messages in the chat, in order."""
+        return [m for m in self.messages(chat_id) if m.from_bot]
+
+    def calls_for(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
+        """Recorded calls, optionally of one method (case-insensitive) and/or one chat."""
+        wanted = method.lower() if method else None
+        return [c for c in self.calls
+                if (wanted is None or c.method.lower() == wanted) and (chat_id is None or c.chat_id == chat_id)]
+
+    def count_429(self) -> int:
+        """How many calls were answered with HTTP 429."""
+        return sum(1 for c in self.calls if c.status == 429)
+
+    @property
+    def pending_updates(self) -> list[dict]:
+        """Updates queued and not yet confirmed by a getUpdates ``offset``."""
+        return list(self._updates)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait (real time, at most ``timeout`` seconds) until ``predicate()`` is true; else raise TimeoutError.
+
+        The predicate is checked after every answered call and queued update, and every 50 ms.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                recent = ", ".join(
+                    f"{c.method}({c.chat_id})->{c.status}" + (f" {c.description!r}" if c.description else "")
+                    for c in self.calls[-8:]
+                )
+                name = getattr(predicate, "__qualname__", repr(predicate))
+                raise TimeoutError(
+                    f"condition {name} still false after {timeout} s; {len(self.calls)} calls, "
+                    f"last ones: {recent or 'none'}; pending updates: {len(self._updates)}"
+                )
+            event = self._changed
+            try:
+                await asyncio.wait_for(event.wait(), min(remaining, 0.05))
+            except TimeoutError:
+                pass
+
+    # ---- fault injection ---------------------------------------------------------------------
+
+    def set_failure(self, method: str, *, status: int, description: str, retry_after: int | None = None,
+                    times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with this error (flood buckets untouched).
+
+        ``retry_after`` (seconds) adds ``parameters.retry_after`` (PTB raises RetryAfter for it).
+        Raises ValueError for a method the fake does not implement.
+        """
+        name = self._canonical(method)
+        self._failures.setdefault(name, []).extend(
+            ApiError(status, description, retry_after) for _ in range(times)
+        )
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer every call of ``method`` ``seconds`` later (real time; 0 removes the delay)."""
+        self._delays[self._canonical(method)] = seconds
+
+    def _canonical(self, method: str) -> str:
+        entry = self._methods.get(method.lower())
+        if entry is None:
+            raise ValueError(f"the fake does not implement {method!r}")
+        return entry[0]
+
+    # ---- HTTP --------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        received = self.clock()
+        entry = self._methods.get(request.match_info["method"].lower())
+        method = entry[0] if entry else request.match_info["method"]
+        params: dict = {}
+        result: Any = None
+        error: ApiError | None = None
+        try:
+            params = await self._read_params(request)
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            if entry is None:
+                raise ApiError(404, "Not Found: method not found")
+            if self._delays.get(method):
+                await asyncio.sleep(self._delays[method])
+            if self._failures.get(method):
+                raise self._failures[method].pop(0)
+            result = await self._with_flood_control(method, entry[1], params)
+        except ApiError as exc:
+            error = exc
+        self.calls.append(Call(
+            method=method, params=params, time=received, chat_id=_as_int(params.get("chat_id")),
+            status=error.status if error else 200, description=error.description if error else None,
+            retry_after=error.retry_after if error else None,
+        ))
+        self._notify()
+        if error is None:
+            return web.json_response({"ok": True, "result": result})
+        body: dict[str, Any] = {"ok": False, "error_code": error.status, "description": error.description}
+        headers = {}
+        if error.retry_after is not None:
+            body["parameters"] = {"retry_after": error.retry_after}
+            headers["Retry-After"] = str(error.retry_after)
+        return web.json_response(body, status=error.status, headers=headers)
+
+    async def _handle_file(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        if request.match_info["token"] != self.token or path not in self._file_paths:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return web.Response(body=self._files[self._file_paths[path]]["data"])
+
+    async def _handle_unknown(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+
+    async def _read_params(self, request: web.Request) -> dict:
+        raw: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    raise _bad("Bad Request: can't parse JSON encoded request body") from None
+                if isinstance(body, dict):
+                    raw.update(body)
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    raw[key] = value.file.read() if isinstance(value, web.FileField) else value
+        return {key: _coerce(key, value) for key, value in raw.items()}
+
+    async def _with_flood_control(self, method: str, handler: Callable, params: dict) -> Any:
+        if not self.flood or method not in WRITES:
+            return await handler(params)
+        now = self.clock()
+        if self._bot_bucket is None:
+            self._bot_bucket = TokenBucket(self.bot_burst, self.bot_rate, now)
+        buckets = [self._bot_bucket]
+        chat_id = _as_int(params.get("chat_id"))
+        if chat_id is not None:
+            if chat_id not in self._chat_buckets:
+                capacity, rate = ((self.private_burst, self.private_rate) if chat_id > 0
+                                  else (self.group_burst, self.group_rate))
+                self._chat_buckets[chat_id] = TokenBucket(capacity, rate, now)
+            buckets.append(self._chat_buckets[chat_id])
+        wait = max(bucket.wait(now) for bucket in buckets)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait - 1e-9))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+        for bucket in buckets:
+            bucket.tokens -= 1
+        try:
+            return await handler(params)
+        except BaseException:
+            for bucket in buckets:
+                bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
+            raise
+
+    # ---- state helpers -----------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        for name in ("_wakeup", "_changed"):
+            getattr(self, name).set()
+            setattr(self, name, asyncio.Event())
+
+    def _queue(self, update_body: dict) -> dict:
+        update = {"update_id": next(self._update_ids), **update_body}
+        self._updates.append(update)
+        self._notify()
+        return update
+
+    def _register_file(self, data: bytes, folder: str, extension: str) -> str:
+        number = next(self._file_numbers)
+        file_id = f"AgACAgIAAx0-fake-{number:06d}"
+        path = f"{folder}/file_{number}.{extension}"
+        self._files[file_id] = {"data": data, "path": path, "unique": f"AQAD{number:06d}"}
+        self._file_paths[path] = file_id
+        return file_id
+
+    def _new_message(self, chat_id: int, **fields: Any) -> FakeMessage:
+        message_id = self._next_message_id.get(chat_id, 1)
+        self._next_message_id[chat_id] = message_id + 1
+        fields.setdefault("entities", [])
+        for name in ("text", "caption", "photo", "photo_file_id", "reply_markup", "message_thread_id",
+                     "reply_to_message_id"):
+            fields.setdefault(name, None)
+        message = FakeMessage(message_id=message_id, chat_id=chat_id, edits=0, sent_at=self.clock(),
+                              edited_at=None, date=int(time.time()), **fields)
+        self._messages.setdefault(chat_id, {})[message_id] = message
+        return message
+
+    def _bot_user(self) -> dict:
+        return {"id": self.bot_id, "is_bot": True, "first_name": "Test LLM Bot", "username": "test_llm_bot"}
+
+    def _file_dict(self, file_id: str) -> dict:
+        info = self._files[file_id]
+        return {"file_id": file_id, "file_unique_id": info["unique"], "file_size": len(info["data"])}
+
+    def _message_dict(self, message: FakeMessage, *, nested: bool = True) -> dict:
+        chat = self._chats[message.chat_id]
+        result: dict[str, Any] = {"message_id": message.message_id, "date": message.date, "chat": dict(chat)}
+        result["from"] = self._bot_user() if message.from_bot else self._users[message.user_id]
+        if message.message_thread_id is not None:
+            result["message_thread_id"] = message.message_thread_id
+            if chat.get("is_forum"):
+                result["is_topic_message"] = True
+        if message.text is not None:
+            result["text"] = message.text
+            if message.entities:
+                result["entities"] = message.entities
+        if message.caption is not None:
+            result["caption"] = message.caption
+            if message.caption_entities:
+                result["caption_entities"] = message.caption_entities
+        if message.kind == "photo" and message.photo_file_id:
+            width, height = _image_size(self._files[message.photo_file_id]["data"])
+            result["photo"] = [{**self._file_dict(message.photo_file_id), "width": width, "height": height}]
+        elif message.kind == "sticker":
+            result["sticker"] = {**self._file_dict(message.file_id), "type": "regular", "width": 512,
+                                 "height": 512, "is_animated": False, "is_video": False, "emoji": "🙂"}
+        elif message.kind == "voice":
+            result["voice"] = {**self._file_dict(message.file_id), "duration": 1, "mime_type": "audio/ogg"}
+        elif message.kind == "document":
+            result["document"] = {**self._file_dict(message.file_id), "file_name": "document.txt",
+                                  "mime_type": "text/plain"}
+        if message.reply_markup is not None:
+            result["reply_markup"] = message.reply_markup
+        if message.edited_at is not None:
+            result["edit_date"] = int(time.time())
+        if nested and message.reply_to_message_id is not None:
+            target = self._messages.get(message.chat_id, {}).get(message.reply_to_message_id)
+            if target is not None:
+                result["reply_to_message"] = self._message_dict(target, nested=False)
+        return result
+
+    def _writable_chat(self, params: dict) -> int:
+        chat_id = _as_int(params.get("chat_id"))
+        if chat_id is None or chat_id not in self._chats:
+            raise _bad(ERR_CHAT_NOT_FOUND)
+        if chat_id in self._blocked:
+            raise ApiError(403, ERR_BLOCKED)
+        return chat_id
+
+    def _formatted(self, text: Any, parse_mode: Any, entities: Any, *, caption: bool = False) -> tuple[str, list]:
+        if text is None or text == "":
+            if caption:
+                return "", []
+            raise _bad(ERR_TEXT_EMPTY)
+        try:
+            plain, found = parse_text(str(text), parse_mode, entities)
+        except EntityError as exc:
+            raise _bad(ERR_PARSE + str(exc)) from None
+        if not plain and not caption:
+            raise _bad(ERR_TEXT_EMPTY)
+        if len(plain) > (CAPTION_LIMIT if caption else TEXT_LIMIT):
+            raise _bad(ERR_CAPTION_TOO_LONG if caption else ERR_TOO_LONG)
+        return plain, found
+
+    def _markup(self, params: dict) -> dict | None:
+        """The inline keyboard to attach (other keyboards are accepted but not part of the message)."""
+        markup = params.get("reply_markup")
+        if markup is None:
+            return None
+        if not isinstance(markup, dict):
+            raise _bad("Bad Request: can't parse reply keyboard markup JSON object")
+        if "inline_keyboard" not in markup:
+            return None
+        rows = markup["inline_keyboard"]
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise _bad("Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays")
+        for row in rows:
+            for button in row:
+                if not isinstance(button, dict) or not button.get("text"):
+                    raise _bad("Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                    raise _bad("Bad Request: BUTTON_DATA_INVALID")
+        return markup if rows else None
+
+    def _reply_target(self, chat_id: int, params: dict) -> int | None:
+        reply = params.get("reply_parameters")
+        target = reply.get("message_id") if isinstance(reply, dict) else params.get("reply_to_message_id")
+        if target is None:
+            return None
+        if target in self._messages.get(chat_id, {}):
+            return target
+        lenient = params.get("allow_sending_without_reply") or (
+            isinstance(reply, dict) and reply.get("allow_sending_without_reply"))
+        if lenient:
+            return None
+        raise _bad(ERR_REPLY_NOT_FOUND)
+
+    def _bot_message(self, params: dict, missing: str) -> FakeMessage:
+        chat_id = self._writable_chat(params)
+        message = self._messages[chat_id].get(_as_int(params.get("message_id")))
+        if message is None:
+            raise _bad(missing)
+        return message
+
+    def _edited(self, message: FakeMessage) -> dict:
+        message.edits += 1
+        message.edited_at = self.clock()
+        return self._message_dict(message)
+
+    async def _fetch(self, url: str, limit: int) -> bytes | None:
+        """Telegram downloads a file given by URL; only loopback URLs are fetched (no internet in tests)."""
+        if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        try:
+            async with aiohttp.ClientSession() as session, session.get(
+                url, timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
+                if response.status != 200:
+                    raise _bad(ERR_URL_CONTENT)
+                data = await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            raise _bad(ERR_URL_CONTENT) from None
+        if len(data) > limit:
+            raise _bad(ERR_URL_CONTENT)
+        return data
+
+    async def _media(self, value: Any, folder: str, extension: str, limit: int) -> tuple[str, bytes | None, str | None]:
+        """Resolve an upload (bytes), a known file_id or a URL; returns (file_id, bytes or None, url or None)."""
+        if isinstance(value, bytes):
+            if len(value) > limit:
+                raise _bad(ERR_PHOTO_TOO_BIG if folder == "photos" else "Bad Request: file is too big")
+            return self._register_file(value, folder, extension), value, None
+        if isinstance(value, str) and value in self._files:
+            return value, self._files[value]["data"], None
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            data = await self._fetch(value, PHOTO_URL_LIMIT if folder == "photos" else 20 * 1024 * 1024)
+            return self._register_file(data or b"", folder, extension), data, value
+        if value in (None, ""):
+            raise _bad(f"Bad Request: there is no {folder.rstrip('s')} in the request")
+        raise _bad(ERR_WRONG_FILE)
+
+    # ---- Bot API methods (each ``_m_<name>`` answers ``<name>``; raise ApiError to fail) -------
+
+    async def _m_getMe(self, params: dict) -> dict:
+        return {**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
+                "supports_inline_queries": False}
+
+    async def _m_getUpdates(self, params: dict) -> list[dict]:
+        """Long polling: confirm below ``offset``, answer at once if an update is queued, else wait ``timeout`` s."""
+        if self._webhook_url:
+            raise ApiError(409, ERR_CONFLICT_WEBHOOK)
+        offset = _as_int(params.get("offset"))
+        limit = min(100, max(1, _as_int(params.get("limit")) or 100))
+        timeout = params.get("timeout") or 0
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = set(allowed) or None
+        if offset is not None:
+            self._updates = (self._updates[offset:] if offset < 0
+                             else [u for u in self._updates if u["update_id"] >= offset])
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._notify()  # an earlier poll still waiting now ends with 409
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, float(timeout))
+        while True:
+            if generation != self._poll_generation:
+                raise ApiError(409, ERR_CONFLICT_POLL)
+            ready = [u for u in self._updates
+                     if self._allowed_updates is None or any(k in self._allowed_updates for k in u if k != "update_id")]
+            if ready or self._stopping:
+                return ready[:limit]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            event = self._wakeup
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def _m_setWebhook(self, params: dict) -> bool:
+        self._webhook_url = str(params.get("url") or "")
+        return True
+
+    async def _m_deleteWebhook(self, params: dict) -> bool:
+        self._webhook_url = ""
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _m_getWebhookInfo(self, params: dict) -> dict:
+        return {"url": self._webhook_url, "has_custom_certificate": False,
+                "pending_update_count": len(self._updates)}
+
+    @staticmethod
+    def _commands_key(params: dict) -> str:
+        scope = params.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True) + "|" + str(params.get("language_code") or "")
+
+    async def _m_setMyCommands(self, params: dict) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise _bad("Bad Request: can't parse commands JSON object")
+        for command in commands:
+            if not isinstance(command, dict) or not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                raise _bad("Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", ""))) <= 256:
+                raise _bad("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self._commands[self._commands_key(params)] = [
+            {"command": c["command"], "description": c["description"]} for c in commands
+        ]
+        return True
+
+    async def _m_getMyCommands(self, params: dict) -> list[dict]:
+        return self._commands.get(self._commands_key(params), [])
+
+    async def _m_deleteMyCommands(self, params: dict) -> bool:
+        self._commands.pop(self._commands_key(params), None)
+        return True
+
+    async def _m_sendMessage(self, params: dict) -> dict:
+        chat_id = self._writable_chat(params)
+        text, entities = self._formatted(params.get("text"), params.get("parse_mode"), params.get("entities"))
+        markup = self._markup(params)
+        reply_to = self._reply_target(chat_id, params)
+        message = self._new_message(
+            chat_id, from_bot=True, kind="text", text=text, entities=entities, reply_markup=markup,
+            message_thread_id=_as_int(params.get("message_thread_id")), reply_to_message_id=reply_to,
+        )
+        return self._message_dict(message)
+
+    async def _m_editMessageText(self, params: dict) -> dict:
+        if params.get("inline_message_id") is not None and params.get("chat_id") is None:
+            raise _bad("Bad Request: MESSAGE_ID_INVALID")  # inline messages are not modelled
+        message = self._bot_message(params, ERR_EDIT_NOT_FOUND)
+        if not message.from_bot:
+            raise _bad(ERR_CANT_EDIT)
+        if message.kind != "text":
+            raise _bad(ERR_NO_TEXT_TO_EDIT)
+        text, entities = self._formatted(params.get("text"), params.get("parse_mode"), params.get("entities"))
+        markup = self._markup(params)
+        if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
+            raise _bad(ERR_NOT_MODIFIED)
+        message.text, message.entities, message.reply_markup = text, entities, markup
+        return self._edited(message)
+
+    async def _m_editMessageCaption(self, params: dict) -> dict:
+        message = self._bot_message(params, ERR_EDIT_NOT_FOUND)
+        if not message.from_bot:
+            raise _bad(ERR_CANT_EDIT)
+        if message.kind == "text":
+            raise _bad("Bad Request: there is no caption in the message to edit")
+        caption, entities = self._formatted(params.get("caption"), params.get("parse_mode"),
+                                            params.get("caption_entities"), caption=True)
+        markup = self._markup(params)
+        if (caption or None, entities, markup) == (message.caption, message.caption_entities, message.reply_markup):
+            raise _bad(ERR_NOT_MODIFIED)
+        message.caption, message.caption_entities, message.reply_markup = caption or None, entities, markup
+        return self._edited(message)
+
+    async def _m_editMessageReplyMarkup(self, params: dict) -> dict:
+        message = self._bot_message(params, ERR_EDIT_NOT_FOUND)
+        if not message.from_bot:
+            raise _bad(ERR_CANT_EDIT)
+        markup = self._markup(params)
+        if markup == message.reply_markup:
+            raise _bad(ERR_NOT_MODIFIED)
+        message.reply_markup = markup
+        return self._edited(message)
+
+    async def _m_deleteMessage(self, params: dict) -> bool:
+        message = self._bot_message(params, ERR_DELETE_NOT_FOUND)
+        del self._messages[message.chat_id][message.message_id]
+        return True
+
+    async def _send_media(self, params: dict, kind: str, folder: str, extension: str, limit: int) -> dict:
+        chat_id = self._writable_chat(params)
+        caption, entities = self._formatted(params.get("caption"), params.get("parse_mode"),
+                                            params.get("caption_entities"), caption=True)
+        markup = self._markup(params)
+        reply_to = self._reply_target(chat_id, params)
+        file_id, data, url = await self._media(params.get(kind), folder, extension, limit)
+        message = self._new_message(
+            chat_id, from_bot=True, kind=kind, caption=caption or None, caption_entities=entities,
+            photo=data if kind == "photo" else None, photo_file_id=file_id if kind == "photo" else None,
+            file_id=file_id if kind != "photo" else None, photo_url=url if kind == "photo" else None,
+            reply_markup=markup, message_thread_id=_as_int(params.get("message_thread_id")),
+            reply_to_message_id=reply_to,
+        )
+        return self._message_dict(message)
+
+    async def _m_sendPhoto(self, params: dict) -> dict:
+        return await self._send_media(params, "photo", "photos", "jpg", PHOTO_UPLOAD_LIMIT)
+
+    async def _m_sendDocument(self, params: dict) -> dict:
+        return await self._send_media(params, "document", "documents", "bin", 50 * 1024 * 1024)
+
+    async def _m_sendChatAction(self, params: dict) -> bool:
+        self._writable_chat(params)
+        if params.get("action") not in CHAT_ACTIONS:
+            raise _bad(ERR_ACTION)
+        return True
+
+    async def _m_answerCallbackQuery(self, params: dict) -> bool:
+        query = self._callback_queries.get(str(params.get("callback_query_id")))
+        if query is None or query["answered"]:
+            raise _bad(ERR_OLD_QUERY)
+        query.update(answered=True, text=params.get("text"), show_alert=bool(params.get("show_alert")))
+        return True
+
+    async def _m_sendMessageDraft(self, params: dict) -> bool:
+        """Record a draft (Bot API 9.3+): private chats only, non-zero ``draft_id``, optional text; no message."""
+        chat_id = self._writable_chat(params)
+        if self._chats[chat_id]["type"] != "private":
+            raise _bad(ERR_DRAFT_CHAT)
+        draft_id = _as_int(params.get("draft_id"))
+        if not draft_id:
+            raise _bad(ERR_DRAFT_ID)
+        text, entities = "", []
+        if params.get("text"):
+            text, entities = self._formatted(params["text"], params.get("parse_mode"), params.get("entities"))
+        self.drafts.append({"chat_id": chat_id, "draft_id": draft_id, "text": text, "entities": entities,
+                            "message_thread_id": _as_int(params.get("message_thread_id")), "time": self.clock()})
+        return True
+
+    async def _m_getFile(self, params: dict) -> dict:
+        file_id = str(params.get("file_id") or "")
+        if file_id not in self._files:
+            raise _bad(ERR_INVALID_FILE_ID)
+        return {**self._file_dict(file_id), "file_path": self._files[file_id]["path"]}
+
+
+async def _serve(port: int, flood: bool) -> None:
+    async with FakeTelegram(port=port, flood=flood) as fake:
+        print(f"Fake Telegram Bot API on {fake.base_url}  (token {fake.token})")
+        print(f"  base_url      = {fake.base_url}")
+        print(f"  base_file_url = {fake.base_file_url}")
+        print(f"  try: curl {fake.base_url}{fake.token}/getMe")
+        print("Ctrl-C stops it.", flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.fakes.telegram [--port N] [--no-flood]``: serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(description="Serve the fake Telegram Bot API on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: a random free one)")
+    parser.add_argument("--no-flood", action="store_true", help="turn flood control (429 answers) off")
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_serve(args.port, not args.no_flood))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
