@@ -1,0 +1,122 @@
+"""OpenAI and OpenAI-compatible servers (OpenAI, Ollama, vLLM, LocalAI, OpenRouter, ...).
+
+Wire format (OpenAI API reference, "Chat" and "Images"):
+- text: ``POST {OPENAI_BASE_URL}/chat/completions`` with ``{model, messages, stream}`` plus any
+  of ``CHAT_PARAMETERS`` given as keyword arguments. Streaming replies are SSE
+  ``chat.completion.chunk`` events ending with ``data: [DONE]``; ``stream=False`` gives one
+  ``chat.completion`` object.
+- images (a model in ``OPENAI_IMAGE_MODELS``): ``POST {OPENAI_BASE_URL}/images/generations``
+  with ``{model, prompt: <last message's text>, n}`` plus any of ``IMAGE_PARAMETERS``; each
+  ``data[]`` item carries ``b64_json`` or a ``url`` (downloaded, without the API key).
+- errors: the body's ``error.message`` is surfaced in the exception (401 MissingAuthError,
+  429 RateLimitError, others ResponseStatusError).
+
+``Authorization: Bearer <OPENAI_API_KEY>`` is sent only when a key is set (Ollama needs none).
+The model lists come from the settings at call time (``OPENAI_MODELS``, ``OPENAI_IMAGE_MODELS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from providers.base import AsyncGeneratorProvider, ImageResponse, Messages, ProviderModelMixin
+from providers.errors import ResponseFormatError
+from providers.http import client_session, decode_image, download_image, iter_bytes, post, read_json
+from providers.settings import DEFAULT_OPENAI_BASE_URL, ProviderSettings
+from providers.sse import chat_message_text, iter_chat_deltas
+
+CHAT_PARAMETERS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
+                   "presence_penalty", "frequency_penalty", "user", "reasoning_effort")
+IMAGE_PARAMETERS = ("size", "quality", "style", "response_format", "user")
+
+
+class _FromSettings:
+    """A class attribute computed from the provider's settings each time it is read."""
+
+    def __init__(self, read: Callable[[ProviderSettings], Any]) -> None:
+        self._read = read
+
+    def __get__(self, instance: object, owner: type[OpenAI]) -> Any:
+        return self._read(owner.get_settings())
+
+
+class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
+    """An OpenAI-compatible API at ``OPENAI_BASE_URL``; configured when ``OPENAI_API_KEY`` is
+    set or the base URL is not the default (see :meth:`is_configured`)."""
+
+    url = "https://api.openai.com"
+    api_origin = DEFAULT_OPENAI_BASE_URL
+    url_setting = "openai_base_url"
+    working = True
+    supports_message_history = True
+    models = _FromSettings(lambda s: [*s.openai_models, *s.openai_image_models])  # type: ignore[assignment]
+    image_models = _FromSettings(lambda s: list(s.openai_image_models))  # type: ignore[assignment]
+    default_model = _FromSettings(  # type: ignore[assignment]
+        lambda s: (s.openai_models or s.openai_image_models or [None])[0])
+
+    @classmethod
+    def is_configured(cls) -> bool:
+        """True when a key is set or the base URL is not OpenAI's (settings.openai_configured)."""
+        return cls.get_settings().openai_configured
+
+    @classmethod
+    async def create_async_generator(
+        cls, model: str, messages: Messages, proxy: str | None = None, stream: bool = True,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> AsyncIterator[str | ImageResponse]:
+        """Stream ``str`` deltas (one chunk when ``stream`` is False), or yield one
+        ImageResponse per generated image for an image model.
+
+        Raises MissingAuthError, RateLimitError, ResponseStatusError (with the server's
+        message), ResponseFormatError, ModelNotSupportedError, and timeout (``timeout``
+        seconds, default ``PROVIDER_TIMEOUT``) and connection errors."""
+        model = cls.get_model(model)
+        settings = cls.get_settings()
+        key = settings.openai_api_key
+        auth = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else None
+        timeout, proxy = cls.get_timeout(timeout), cls.get_proxy(proxy)
+        async with client_session(None, timeout) as session:
+            if model not in cls.image_models:
+                data = {"model": model, "messages": messages, "stream": stream,
+                        **{k: v for k, v in kwargs.items() if k in CHAT_PARAMETERS}}
+                async with post(session, cls.api_url("/chat/completions"), json=data,
+                                proxy=proxy, headers=auth) as response:
+                    if stream:
+                        async for text in iter_chat_deltas(iter_bytes(response)):
+                            yield text
+                    elif text := chat_message_text(await read_json(response)):
+                        yield text
+                return
+            prompt = _text(messages[-1].get("content"))
+            data = {"model": model, "prompt": prompt, "n": kwargs.get("n", 1),
+                    **{k: v for k, v in kwargs.items() if k in IMAGE_PARAMETERS}}
+            async with post(session, cls.api_url("/images/generations"), json=data,
+                            proxy=proxy, headers=auth) as response:
+                reply = await read_json(response)
+            items = reply.get("data") if isinstance(reply, dict) else None
+            if not isinstance(items, list) or not items:
+                raise ResponseFormatError("The image reply has no 'data'")
+            for item in items:
+                item = item if isinstance(item, dict) else {}
+                options = {"revised_prompt": item["revised_prompt"]} if item.get("revised_prompt") else {}
+                if isinstance(item.get("b64_json"), str):
+                    body, mime = decode_image(item["b64_json"], max_bytes=settings.image_max_bytes)
+                    yield ImageResponse([], prompt, options, data=body, mime_type=mime)
+                elif isinstance(item.get("url"), str):
+                    body, mime = await download_image(session, item["url"], proxy=proxy,
+                                                      max_bytes=settings.image_max_bytes,
+                                                      timeout=timeout)
+                    yield ImageResponse([item["url"]], prompt, options, data=body, mime_type=mime)
+                else:
+                    raise ResponseFormatError("The image reply has neither 'b64_json' nor 'url'")
+
+
+def _text(content: Any) -> str:
+    """A message's text: the string itself, or the text parts of a list-of-parts content."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content
+                        if isinstance(part, dict) and part.get("type") == "text")
+    return ""

@@ -1,0 +1,91 @@
+"""Provider settings, read from environment variables (pydantic-settings).
+
+Variables (names are case-insensitive, as pydantic-settings reads them):
+
+- ``AIASK_URL``, ``CHATANYWHERE_URL``, ``AI365VIP_URL``, ``AICHATS_URL``, ``YLOKH_URL``: replace
+  the provider's origin (scheme, host, port and an optional path prefix) in front of its own
+  path; e.g. ``AIASK_URL=http://127.0.0.1:9000/aiask`` makes AiAsk post to
+  ``http://127.0.0.1:9000/aiask/v1/chat/gpt/``. Unset: the original origin (the provider's
+  ``api_origin``; the hosts are dead, see ``providers/base.py``).
+- ``OPENAI_BASE_URL`` (up to and including ``/v1``; default ``https://api.openai.com/v1``),
+  ``OPENAI_API_KEY`` (secret, never logged), ``OPENAI_MODELS`` (comma-separated text model ids,
+  default ``gpt-4o-mini,gpt-4o``), ``OPENAI_IMAGE_MODELS`` (comma-separated, default ``dall-e-3``).
+- ``PROXY_URL``: default proxy for every provider (``http://host:port``).
+- ``PROVIDER_TIMEOUT``: seconds, total per HTTP request (default 120).
+- ``IMAGE_MAX_BYTES``: the largest image download, bytes (default 10_000_000: Telegram's
+  10 MB photo limit, Bot API ``sendPhoto``).
+- ``AICHATS_COOKIE``: optional Cookie header for ai-chats.org. The original hard-coded a stale
+  browser session cookie; a session cookie is a credential, so it is not in the repository.
+
+The bot's own settings class subclasses :class:`ProviderSettings` and calls :func:`configure`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+class ProviderSettings(BaseSettings):
+    """Settings every provider reads (see the module docstring for each variable)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    aiask_url: str | None = None
+    chatanywhere_url: str | None = None
+    ai365vip_url: str | None = None
+    aichats_url: str | None = None
+    ylokh_url: str | None = None
+    aichats_cookie: SecretStr | None = None
+
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
+    openai_api_key: SecretStr | None = None
+    openai_models: Annotated[list[str], NoDecode] = ["gpt-4o-mini", "gpt-4o"]
+    openai_image_models: Annotated[list[str], NoDecode] = ["dall-e-3"]
+
+    proxy_url: str | None = None
+    provider_timeout: float = 120.0
+    image_max_bytes: int = 10_000_000
+
+    @field_validator("openai_models", "openai_image_models", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        """``"a, b,,c"`` -> ``["a", "b", "c"]``; lists pass through."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("aiask_url", "chatanywhere_url", "ai365vip_url", "aichats_url",
+                     "ylokh_url", "proxy_url", "openai_api_key", "aichats_cookie", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """An empty variable (``PROXY_URL=``) means "not set"."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def openai_configured(self) -> bool:
+        """True when ``OPENAI_API_KEY`` is set or ``OPENAI_BASE_URL`` is not the default
+        (a local OpenAI-compatible server such as Ollama needs no key)."""
+        base = self.openai_base_url.rstrip("/")
+        return self.openai_api_key is not None or base != DEFAULT_OPENAI_BASE_URL
+
+
+_configured: ProviderSettings | None = None
+
+
+def configure(settings: ProviderSettings | None) -> None:
+    """Make ``settings`` what :func:`current` returns; None goes back to reading the environment."""
+    global _configured
+    _configured = settings
+
+
+def current() -> ProviderSettings:
+    """The settings given to :func:`configure`, else a fresh ``ProviderSettings()`` read from the
+    environment now (so tests and the seeds' examples only need to set variables)."""
+    return _configured if _configured is not None else ProviderSettings()
