@@ -1,0 +1,24 @@
+"""The conversation store: chats, conversations (per forum topic) and messages.
+
+SQLAlchemy 2 async models behind one repository, ``Store``, that speaks in frozen dataclasses
+(``ChatRecord``, ``MessageRecord``) and never imports Telegram. ``DATABASE_URL`` picks the
+database: ``sqlite+aiosqlite:///data/bot.db`` by default, or ``postgresql+asyncpg://...``.
+The schema is kept by Alembic (``migrations/``): ``Store.open`` upgrades to head, and
+``python -m bot.storage upgrade`` does it alone.
+"""
+
+from .engine import create_engine, database_url_from_env, default_database_url
+from .migrate import upgrade_to_head
+from .records import ChatRecord, MessageRecord, ReplyStatus
+from .store import Store
+
+__all__ = [
+    "ChatRecord",
+    "MessageRecord",
+    "ReplyStatus",
+    "Store",
+    "create_engine",
+    "database_url_from_env",
+    "default_database_url",
+    "upgrade_to_head",
+]

@@ -1,0 +1,84 @@
+"""Database URLs and engines: SQLite (aiosqlite) by default, PostgreSQL (asyncpg) when asked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
+BUSY_TIMEOUT_MS = 5000
+"""How long (milliseconds) SQLite waits for another writer's lock before "database is locked"."""
+
+WRITE = {"storage_write": True}
+"""Execution options of a unit of work that writes: on SQLite it starts with BEGIN IMMEDIATE,
+taking the write lock up front (waiting up to the busy timeout) instead of failing at once with
+SQLITE_BUSY when a read transaction later tries to write (sqlite.org/lang_transaction.html)."""
+
+
+def default_database_url() -> str:
+    """The URL used when ``DATABASE_URL`` is not set: ``sqlite+aiosqlite:///data/bot.db``
+    (a path relative to the working directory)."""
+    return DEFAULT_DATABASE_URL
+
+
+def database_url_from_env() -> str:
+    """``DATABASE_URL`` from the environment, or ``default_database_url()`` when unset/empty."""
+    return os.environ.get("DATABASE_URL") or default_database_url()
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether ``url`` names a SQLite database (any driver)."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An ``AsyncEngine`` for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://``).
+
+    SQLite: the database file's parent directory is created if missing, and every new
+    connection gets ``journal_mode=WAL``, ``busy_timeout`` of ``BUSY_TIMEOUT_MS``,
+    ``synchronous=NORMAL`` (safe in WAL mode: a power loss can lose the last commits, never
+    corrupt the file) and ``foreign_keys=ON`` (``foreign_keys=False`` is for migrations, whose
+    batch table rebuilds must not cascade). SQLAlchemy emits BEGIN itself (the sqlite3 module's
+    own transaction control is off), ``BEGIN IMMEDIATE`` for units of work run with ``WRITE``.
+    Extra ``kwargs`` go to ``create_async_engine``. Raises ``sqlalchemy.exc.ArgumentError`` for
+    a malformed URL.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(parsed, **kwargs)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, **kwargs)
+    _configure_sqlite(engine, foreign_keys=foreign_keys)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    pragmas = (
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        "PRAGMA synchronous=NORMAL",
+        f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (its legacy mode does not
+        # BEGIN before SELECT); the "begin" hook below emits BEGIN instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get("storage_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")

@@ -1,0 +1,114 @@
+"""Statements, steps and row-to-record conversions shared by ``Store``'s units of work.
+
+The steps take the unit of work's session and run inside its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Chat, Conversation, Message, utcnow
+from .records import ChatRecord, MessageRecord, ReplyStatus
+
+
+def chat_record(chat: Chat) -> ChatRecord:
+    return ChatRecord(
+        id=chat.id,
+        type=chat.type,
+        model=chat.model,
+        settings=dict(chat.settings),
+        created_at=chat.created_at,
+    )
+
+
+def message_record(message: Message, chat_id: int, thread_id: int) -> MessageRecord:
+    return MessageRecord(
+        id=message.id,
+        chat_id=chat_id,
+        thread_id=thread_id,
+        conversation_id=message.conversation_id,
+        role=message.role,
+        content=message.content,
+        model=message.model,
+        provider=message.provider,
+        telegram_message_ids=list(message.telegram_message_ids),
+        image_file_id=message.image_file_id,
+        image_url=message.image_url,
+        status=ReplyStatus(message.status),
+        error=message.error,
+        created_at=message.created_at,
+    )
+
+
+def latest_conversation(chat_id: int, thread_id: int) -> Select[tuple[int]]:
+    return (
+        select(Conversation.id)
+        .where(Conversation.chat_id == chat_id, Conversation.thread_id == thread_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def with_origin() -> Select[tuple[Message, int, int]]:
+    return select(Message, Conversation.chat_id, Conversation.thread_id).join(
+        Conversation, Message.conversation_id == Conversation.id
+    )
+
+
+def newest_in_current(
+    chat_id: int,
+    thread_id: int,
+    limit: int,
+    *conditions: Any,
+    columns: tuple[Any, ...] = (Message,),
+) -> Select[Any]:
+    """The newest ``limit`` messages (``columns`` of them) of the current conversation of a
+    (chat, topic) that meet ``conditions``, newest first: one index range scan on
+    (conversation_id, id) backwards, the current conversation found by a subquery."""
+    current = latest_conversation(chat_id, thread_id).scalar_subquery()
+    return (
+        select(*columns)
+        .where(Message.conversation_id == current, *conditions)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+
+
+async def ensure_chat(session: AsyncSession, chat_id: int, type: str) -> None:
+    """Insert the chat unless it exists (INSERT ... ON CONFLICT DO NOTHING: no race)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Chat).values(
+        id=chat_id, type=type, model=None, settings={}, created_at=utcnow()
+    )
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[Chat.id]))
+
+
+async def locked_chat(session: AsyncSession, chat_id: int, type: str) -> Chat:
+    """The chat (inserted if missing), its row locked until the transaction ends
+    (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the write lock)."""
+    await ensure_chat(session, chat_id, type)
+    statement = select(Chat).where(Chat.id == chat_id).with_for_update()
+    return (await session.execute(statement)).scalar_one()
+
+
+async def create_conversation(session: AsyncSession, chat_id: int, thread_id: int) -> int:
+    """Insert a conversation for the (chat, topic); returns its id."""
+    conversation = Conversation(chat_id=chat_id, thread_id=thread_id, created_at=utcnow())
+    session.add(conversation)
+    await session.flush()
+    return conversation.id
+
+
+async def current_conversation_id(session: AsyncSession, chat_id: int, thread_id: int) -> int:
+    """Id of the (chat, topic)'s newest conversation, created (with the chat) if none."""
+    found = (await session.execute(latest_conversation(chat_id, thread_id))).scalar()
+    if found is not None:
+        return found
+    await locked_chat(session, chat_id, "private")
+    # Read again under the chat's lock: a concurrent caller may have created it meanwhile.
+    found = (await session.execute(latest_conversation(chat_id, thread_id))).scalar()
+    return found if found is not None else await create_conversation(session, chat_id, thread_id)

@@ -1,0 +1,71 @@
+"""Plain values the store hands out: never ORM rows, so callers cannot touch a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ReplyStatus(StrEnum):
+    """State of a stored message; user and system messages are always ``COMPLETE``.
+
+    ``STREAMING`` is a reply whose partial text is being saved as chunks arrive; a reply still
+    ``STREAMING`` when the bot starts again is marked ``INTERRUPTED`` (see
+    ``Store.mark_interrupted``).
+    """
+
+    COMPLETE = "complete"
+    STREAMING = "streaming"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+
+
+ROLES = ("system", "user", "assistant")
+"""The message roles the store accepts (OpenAI chat-completions names)."""
+
+
+@dataclass(frozen=True)
+class ChatRecord:
+    """A Telegram chat as stored.
+
+    ``id`` is Telegram's 64-bit chat id; ``type`` is the Bot API ``Chat.type``
+    ("private", "group", "supergroup", "channel"); ``model`` is the chat's chosen model name
+    (``None``: the bot's default); ``settings`` is a JSON-compatible dict (a copy: changing it
+    changes nothing stored); ``created_at`` is timezone-aware UTC.
+    """
+
+    id: int
+    type: str
+    model: str | None
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One message of a conversation, ordered within it by ``id`` (insertion order).
+
+    ``thread_id`` is the forum topic id (``message_thread_id`` in the Bot API) or 0 for none;
+    ``telegram_message_ids`` lists the Telegram messages that show this message (a long reply
+    spans several); ``image_file_id``/``image_url`` reference an image (Telegram ``file_id``,
+    source URL); ``error`` is a short text of what failed (for ``FAILED`` replies);
+    ``created_at`` is timezone-aware UTC.
+    """
+
+    id: int
+    chat_id: int
+    thread_id: int
+    conversation_id: int
+    role: str
+    content: str
+    model: str | None
+    provider: str | None
+    telegram_message_ids: list[int]
+    image_file_id: str | None
+    image_url: str | None
+    status: ReplyStatus
+    error: str | None
+    created_at: datetime

@@ -1,0 +1,312 @@
+"""The conversation store: one repository over chats, conversations and messages.
+
+Concurrency:
+
+* SQLite: this process's writes take turns on an asyncio lock (rather than spinning in SQLite's
+  busy handler), and each starts with ``BEGIN IMMEDIATE``, which waits up to the busy timeout
+  for writers in other processes; WAL mode lets readers go on meanwhile. So concurrent writers
+  queue instead of failing with "database is locked".
+* PostgreSQL: steps that read then write a chat's structure (creating its current conversation,
+  starting another, merging settings) lock the chat row (``SELECT ... FOR UPDATE``) first.
+* Message ids come from one sequence (SQLite AUTOINCREMENT, a PostgreSQL BIGSERIAL) and are
+  never reused, so ``history`` and ``context``, ordered by id, follow the commit order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .context import trim_context
+from .engine import WRITE, create_engine
+from .migrate import upgrade_to_head
+from .models import Chat, Conversation, Message, utcnow
+from .queries import (
+    chat_record,
+    create_conversation,
+    current_conversation_id,
+    ensure_chat,
+    latest_conversation,
+    locked_chat,
+    message_record,
+    newest_in_current,
+    with_origin,
+)
+from .records import ChatRecord, MessageRecord, ReplyStatus
+
+UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
+
+
+class Store:
+    """One per process. Each method is one short unit of work (its own session/transaction).
+
+    ``chat_id`` is Telegram's 64-bit chat id; ``thread_id`` is the forum topic id
+    (``message_thread_id``) or 0: each (chat, topic) has its own conversations, while the
+    model and settings belong to the chat. Database errors (``sqlalchemy.exc.SQLAlchemyError``)
+    propagate unchanged.
+    """
+
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Create the engine for ``url`` (see ``create_engine``), first upgrading the database
+        to the newest migration when ``migrate``."""
+        if migrate:
+            await upgrade_to_head(url)
+        return cls(create_engine(url))
+
+    async def close(self) -> None:
+        """Close every pooled connection; the store is unusable afterwards."""
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        async with self._write_lock, self._sessions.begin() as session:
+            await session.connection(execution_options=WRITE)
+            yield session
+
+    # Chats ---------------------------------------------------------------------------------
+
+    async def get_or_create_chat(self, chat_id: int, type: str = "private") -> ChatRecord:
+        """The chat, created with ``type`` (Bot API ``Chat.type``) if not stored yet; the type
+        of an existing chat is left as stored."""
+        async with self._write() as session:
+            await ensure_chat(session, chat_id, type)
+            chat = await session.get_one(Chat, chat_id)
+            return chat_record(chat)
+
+    async def get_chat(self, chat_id: int) -> ChatRecord | None:
+        """The chat, or ``None`` if nothing is stored for it."""
+        async with self._read() as session:
+            chat = await session.get(Chat, chat_id)
+            return None if chat is None else chat_record(chat)
+
+    async def set_model(self, chat_id: int, model: str | None) -> None:
+        """Set the chat's chosen model (``None``: back to the bot's default); creates the chat
+        (type "private") if missing."""
+        async with self._write() as session:
+            await ensure_chat(session, chat_id, "private")
+            await session.execute(update(Chat).where(Chat.id == chat_id).values(model=model))
+
+    async def update_settings(self, chat_id: int, **values: Any) -> ChatRecord:
+        """Merge ``values`` (JSON-compatible) into the chat's settings; a value of ``None``
+        removes that key. Creates the chat (type "private") if missing. Concurrent updates of
+        different keys are all kept."""
+        async with self._write() as session:
+            chat = await locked_chat(session, chat_id, "private")
+            settings = dict(chat.settings)
+            for key, value in values.items():
+                if value is None:
+                    settings.pop(key, None)
+                else:
+                    settings[key] = value
+            chat.settings = settings
+            await session.flush()
+            return chat_record(chat)
+
+    # Conversations -------------------------------------------------------------------------
+
+    async def current_conversation(self, chat_id: int, thread_id: int = 0) -> int:
+        """Id of the current (newest) conversation of the chat's topic; creates one if none
+        (and the chat, type "private", if missing)."""
+        async with self._write() as session:
+            return await current_conversation_id(session, chat_id, thread_id)
+
+    async def new_conversation(self, chat_id: int, thread_id: int = 0) -> int:
+        """Start another conversation for the chat's topic (``/new``) and return its id; older
+        conversations are kept until ``delete_chat``."""
+        async with self._write() as session:
+            await locked_chat(session, chat_id, "private")
+            return await create_conversation(session, chat_id, thread_id)
+
+    # Messages ------------------------------------------------------------------------------
+
+    async def _append(self, chat_id: int, thread_id: int, **fields: Any) -> MessageRecord:
+        async with self._write() as session:
+            conversation_id = await current_conversation_id(session, chat_id, thread_id)
+            message = Message(conversation_id=conversation_id, created_at=utcnow(), **fields)
+            session.add(message)
+            await session.flush()
+            return message_record(message, chat_id, thread_id)
+
+    async def append_user_message(
+        self,
+        chat_id: int,
+        content: str,
+        *,
+        thread_id: int = 0,
+        telegram_message_id: int | None = None,
+    ) -> MessageRecord:
+        """Append a user message (status ``COMPLETE``) to the current conversation."""
+        return await self._append(
+            chat_id,
+            thread_id,
+            role="user",
+            content=content,
+            telegram_message_ids=[] if telegram_message_id is None else [telegram_message_id],
+            status=ReplyStatus.COMPLETE.value,
+        )
+
+    async def start_reply(
+        self,
+        chat_id: int,
+        *,
+        thread_id: int = 0,
+        model: str | None = None,
+        provider: str | None = None,
+    ) -> MessageRecord:
+        """Append an empty assistant reply with status ``STREAMING`` to the current
+        conversation; fill it in with ``update_reply``."""
+        return await self._append(
+            chat_id,
+            thread_id,
+            role="assistant",
+            content="",
+            model=model,
+            provider=provider,
+            telegram_message_ids=[],
+            status=ReplyStatus.STREAMING.value,
+        )
+
+    async def update_reply(
+        self,
+        message_id: int,
+        *,
+        content: str | None = None,
+        status: ReplyStatus | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        telegram_message_ids: list[int] | None = None,
+        image_file_id: str | None = None,
+        image_url: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Change the given (not ``None``) fields of a message; ``content`` replaces the whole
+        text (partial text while streaming, then the final text). Raises ``LookupError`` if no
+        message has ``message_id`` (e.g. its chat was deleted)."""
+        given = {
+            "content": content,
+            "status": None if status is None else ReplyStatus(status).value,
+            "provider": provider,
+            "model": model,
+            "telegram_message_ids": telegram_message_ids,
+            "image_file_id": image_file_id,
+            "image_url": image_url,
+            "error": error,
+        }
+        values = {key: value for key, value in given.items() if value is not None}
+        async with self._write() as session:
+            if values:
+                statement = update(Message).where(Message.id == message_id).values(**values)
+                result = await session.execute(statement, execution_options=UNSYNCHRONIZED)
+                found = result.rowcount  # type: ignore[attr-defined]
+            else:
+                found = await session.get(Message, message_id) is not None
+            if not found:
+                raise LookupError(f"no message with id {message_id}")
+
+    async def get_message(self, message_id: int) -> MessageRecord | None:
+        """The message with ``message_id``, or ``None``."""
+        async with self._read() as session:
+            row = (await session.execute(with_origin().where(Message.id == message_id))).first()
+            return None if row is None else message_record(*row)
+
+    async def _newest(
+        self, chat_id: int, thread_id: int, limit: int, *conditions: Any
+    ) -> Sequence[Message]:
+        statement = newest_in_current(chat_id, thread_id, limit, *conditions)
+        async with self._read() as session:
+            return (await session.execute(statement)).scalars().all()
+
+    async def history(
+        self, chat_id: int, thread_id: int = 0, *, limit: int = 50
+    ) -> list[MessageRecord]:
+        """The newest ``limit`` messages of the current conversation (every role and status),
+        oldest first; empty if there is none."""
+        newest = await self._newest(chat_id, thread_id, limit)
+        return [message_record(message, chat_id, thread_id) for message in reversed(newest)]
+
+    async def context(
+        self,
+        chat_id: int,
+        thread_id: int = 0,
+        *,
+        limit: int = 20,
+        max_chars: int = 12000,
+        system_prompt: str | None = None,
+    ) -> list[dict[str, str]]:
+        """OpenAI-style [{"role","content"}] of the current conversation for the provider: at most
+        `limit` messages, total content characters <= max_chars (oldest dropped first; the newest
+        message is always kept even if alone over budget), the system prompt (if given) kept first
+        and not counted against `limit`. Messages with empty content are skipped; failed replies are
+        skipped (their text is not model output); stopped/interrupted partial replies are kept.
+
+        The system prompt's characters count against ``max_chars``.
+        """
+        usable = (Message.content != "", Message.status != ReplyStatus.FAILED.value)
+        columns = (Message.role, Message.content)
+        statement = newest_in_current(chat_id, thread_id, limit, *usable, columns=columns)
+        async with self._read() as session:
+            pairs = [(role, content) for role, content in await session.execute(statement)]
+        return trim_context(pairs, max_chars=max_chars, system_prompt=system_prompt)
+
+    async def last_user_message(self, chat_id: int, thread_id: int = 0) -> MessageRecord | None:
+        """The newest user message of the current conversation (for ``/retry``), or ``None``."""
+        newest = await self._newest(chat_id, thread_id, 1, Message.role == "user")
+        return message_record(newest[0], chat_id, thread_id) if newest else None
+
+    async def delete_last_reply(self, chat_id: int, thread_id: int = 0) -> None:
+        """Delete the assistant messages after the last user message of the current
+        conversation (for ``/retry``); nothing happens if there are none."""
+        async with self._write() as session:
+            current = (await session.execute(latest_conversation(chat_id, thread_id))).scalar()
+            if current is None:
+                return
+            last_user = select(func.max(Message.id)).where(
+                Message.conversation_id == current, Message.role == "user"
+            )
+            statement = delete(Message).where(
+                Message.conversation_id == current,
+                Message.role == "assistant",
+                Message.id > func.coalesce(last_user.scalar_subquery(), 0),
+            )
+            await session.execute(statement, execution_options=UNSYNCHRONIZED)
+
+    async def mark_interrupted(self) -> list[MessageRecord]:
+        """At start-up: every ``STREAMING`` reply (left by a crash or restart) becomes
+        ``INTERRUPTED``; returns those replies, oldest first, so the bot can tell their chats."""
+        async with self._write() as session:
+            statement = with_origin().where(Message.status == ReplyStatus.STREAMING.value)
+            rows = (await session.execute(statement.order_by(Message.id))).all()
+            for message, _, _ in rows:
+                message.status = ReplyStatus.INTERRUPTED.value
+            await session.flush()
+            return [message_record(*row) for row in rows]
+
+    async def delete_chat(self, chat_id: int) -> int:
+        """Delete everything stored for the chat (privacy): the chat, all its conversations in
+        every topic and their messages. Returns how many messages were deleted (0 if none)."""
+        conversations = select(Conversation.id).where(Conversation.chat_id == chat_id)
+        messages = delete(Message).where(Message.conversation_id.in_(conversations))
+        async with self._write() as session:
+            result = await session.execute(messages, execution_options=UNSYNCHRONIZED)
+            for statement in (
+                delete(Conversation).where(Conversation.chat_id == chat_id),
+                delete(Chat).where(Chat.id == chat_id),
+            ):
+                await session.execute(statement, execution_options=UNSYNCHRONIZED)
+            return int(result.rowcount)  # type: ignore[attr-defined]

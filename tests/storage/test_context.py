@@ -1,0 +1,101 @@
+"""The context sent to a provider: count limit, character budget, system prompt, statuses."""
+
+from __future__ import annotations
+
+from bot.storage import ReplyStatus, Store
+from bot.storage.context import trim_context
+
+CHAT = 77
+
+
+async def _exchange(store: Store, question: str, answer: str, status: ReplyStatus) -> None:
+    await store.append_user_message(CHAT, question)
+    reply = await store.start_reply(CHAT)
+    await store.update_reply(reply.id, content=answer, status=status)
+
+
+async def test_context_is_oldest_first_with_system_prompt_not_counted_in_limit(
+    store: Store,
+) -> None:
+    for number in range(5):
+        await _exchange(store, f"q{number}", f"a{number}", ReplyStatus.COMPLETE)
+
+    context = await store.context(CHAT, limit=4, system_prompt="Be brief.")
+
+    assert context == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "q3"},
+        {"role": "assistant", "content": "a3"},
+        {"role": "user", "content": "q4"},
+        {"role": "assistant", "content": "a4"},
+    ]
+
+
+async def test_context_drops_oldest_first_to_fit_the_character_budget(store: Store) -> None:
+    await store.append_user_message(CHAT, "a" * 50)
+    await store.append_user_message(CHAT, "b" * 30)
+    await store.append_user_message(CHAT, "c" * 30)
+
+    assert [m["content"][0] for m in await store.context(CHAT, max_chars=60)] == ["b", "c"]
+    assert [m["content"][0] for m in await store.context(CHAT, max_chars=110)] == ["a", "b", "c"]
+    # The system prompt's 20 characters count against the budget too.
+    trimmed = await store.context(CHAT, max_chars=79, system_prompt="s" * 20)
+    assert [m["content"][0] for m in trimmed] == ["s", "c"]
+
+
+async def test_context_keeps_the_newest_message_even_alone_over_budget(store: Store) -> None:
+    await store.append_user_message(CHAT, "short")
+    await store.append_user_message(CHAT, "x" * 500)
+
+    assert await store.context(CHAT, max_chars=100) == [{"role": "user", "content": "x" * 500}]
+
+
+async def test_context_skips_failed_and_empty_keeps_stopped_and_interrupted(
+    store: Store,
+) -> None:
+    await _exchange(store, "q1", "the provider said 500", ReplyStatus.FAILED)
+    await _exchange(store, "q2", "", ReplyStatus.STOPPED)
+    await _exchange(store, "q3", "stopped half", ReplyStatus.STOPPED)
+    await store.append_user_message(CHAT, "q4")
+    left = await store.start_reply(CHAT)
+    await store.update_reply(left.id, content="cut by a restart")
+    await store.mark_interrupted()
+
+    everything = await store.context(CHAT)
+    assert [m["content"] for m in everything] == [
+        "q1",
+        "q2",
+        "q3",
+        "stopped half",
+        "q4",
+        "cut by a restart",
+    ]
+    # The limit counts usable messages: skipped ones do not use it up.
+    assert [m["content"] for m in await store.context(CHAT, limit=5)] == [
+        "q2",
+        "q3",
+        "stopped half",
+        "q4",
+        "cut by a restart",
+    ]
+
+
+async def test_context_of_the_current_conversation_only(store: Store) -> None:
+    await store.append_user_message(CHAT, "forgotten")
+    await store.new_conversation(CHAT)
+    assert await store.context(CHAT, system_prompt="sys") == [{"role": "system", "content": "sys"}]
+    await store.append_user_message(CHAT, "remembered")
+    assert await store.context(CHAT) == [{"role": "user", "content": "remembered"}]
+
+
+def test_trim_context_walks_from_the_newest_and_leaves_no_gap() -> None:
+    newest_first = [("user", "c" * 10), ("assistant", "b" * 100), ("user", "a" * 5)]
+
+    # "b" does not fit in 50, so "a" (which would) is dropped too: no gap in the history.
+    assert trim_context(newest_first, max_chars=50) == [{"role": "user", "content": "c" * 10}]
+    assert trim_context(newest_first, max_chars=115) == [
+        {"role": "user", "content": "a" * 5},
+        {"role": "assistant", "content": "b" * 100},
+        {"role": "user", "content": "c" * 10},
+    ]
+    assert trim_context([], max_chars=10, system_prompt="") == []
