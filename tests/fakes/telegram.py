@@ -118,6 +118,10 @@ class ApiError(Exception):
         self.status, self.description, self.retry_after = status, description, retry_after
 
 
+class _ClientGone(Exception):
+    """The client closed the connection of a waiting long poll."""
+
+
 def _bad(description: str) -> ApiError:
     return ApiError(400, description)
 
@@ -678,7 +682,7 @@ class TokenBucket:
     def wait(self, now: float) -> float:
         """Seconds until one token is available (0 when one is)."""
         self.refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate  # 1e-9: float sums
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
@@ -789,6 +793,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(1)
         self._allowed_updates: set[str] | None = None
         self._poll_generation = 0
+        self._polls_waiting = 0
         self._webhook_url = ""
         self._wakeup = asyncio.Event()
         self._changed = asyncio.Event()
@@ -814,7 +819,7 @@ class FakeTelegram:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._handle_file)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.25)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.25)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", self.port))
@@ -982,6 +987,11 @@ class FakeTelegram:
         return sum(1 for c in self.calls if c.status == 429)
 
     @property
+    def long_polls_waiting(self) -> int:
+        """How many getUpdates requests are waiting for an update right now."""
+        return self._polls_waiting
+
+    @property
     def pending_updates(self) -> list[dict]:
         """Updates queued and not yet confirmed by a getUpdates ``offset``."""
         return list(self._updates)
@@ -1054,9 +1064,11 @@ class FakeTelegram:
                 await asyncio.sleep(self._delays[method])
             if self._failures.get(method):
                 raise self._failures[method].pop(0)
-            result = await self._with_flood_control(method, entry[1], params)
+            result = await self._with_flood_control(method, entry[1], params, request)
         except ApiError as exc:
             error = exc
+        except _ClientGone:
+            return web.Response(status=499)  # nobody reads it: a long poll whose client went away
         self.calls.append(Call(
             method=method, params=params, time=received, chat_id=_as_int(params.get("chat_id")),
             status=error.status if error else 200, description=error.description if error else None,
@@ -1097,7 +1109,10 @@ class FakeTelegram:
                     raw[key] = value.file.read() if isinstance(value, web.FileField) else value
         return {key: _coerce(key, value) for key, value in raw.items()}
 
-    async def _with_flood_control(self, method: str, handler: Callable, params: dict) -> Any:
+    async def _with_flood_control(self, method: str, handler: Callable, params: dict,
+                                  request: web.Request) -> Any:
+        if method == "getUpdates":
+            return await handler(params, request)
         if not self.flood or method not in WRITES:
             return await handler(params)
         now = self.clock()
@@ -1308,7 +1323,7 @@ class FakeTelegram:
         return {**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
                 "supports_inline_queries": False}
 
-    async def _m_getUpdates(self, params: dict) -> list[dict]:
+    async def _m_getUpdates(self, params: dict, request: web.Request | None = None) -> list[dict]:
         """Long polling: confirm below ``offset``, answer at once if an update is queued, else wait ``timeout`` s."""
         if self._webhook_url:
             raise ApiError(409, ERR_CONFLICT_WEBHOOK)
@@ -1327,6 +1342,8 @@ class FakeTelegram:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, float(timeout))
         while True:
+            if request is not None and (request.transport is None or request.transport.is_closing()):
+                raise _ClientGone  # the client gave up on this poll (e.g. PTB stopped polling)
             if generation != self._poll_generation:
                 raise ApiError(409, ERR_CONFLICT_POLL)
             ready = [u for u in self._updates
@@ -1337,10 +1354,13 @@ class FakeTelegram:
             if remaining <= 0:
                 return []
             event = self._wakeup
+            self._polls_waiting += 1
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
                 pass
+            finally:
+                self._polls_waiting -= 1
 
     async def _m_setWebhook(self, params: dict) -> bool:
         self._webhook_url = str(params.get("url") or "")
