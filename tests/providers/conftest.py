@@ -1,0 +1,33 @@
+"""Fixtures for the provider tests: the fake provider server with the environment pointing at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from providers import settings
+from tests.fakes.providers import FakeProviders
+
+SETTING_VARS = ("AIASK_URL", "CHATANYWHERE_URL", "AI365VIP_URL", "AICHATS_URL", "YLOKH_URL",
+                "AICHATS_COOKIE", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODELS",
+                "OPENAI_IMAGE_MODELS", "PROXY_URL", "PROVIDER_TIMEOUT", "IMAGE_MAX_BYTES")
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No provider setting leaks in from the environment or a .env file; none is configured."""
+    for name in SETTING_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings.configure(None)
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeProviders]:
+    """The fake provider server; every ``*_URL`` and ``OPENAI_*`` variable points at it."""
+    async with FakeProviders() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server

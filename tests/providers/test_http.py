@@ -1,0 +1,74 @@
+"""HTTP status and exception mapping, image sniffing and decoding (providers/http.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import aiohttp
+import pytest
+
+from providers.errors import (
+    CloudflareError, MissingAuthError, ProviderConnectionError, ProviderTimeoutError,
+    RateLimitError, ResponseFormatError, ResponseStatusError,
+)
+from providers.http import decode_image, error_for_status, image_mime_type, map_exception
+from tests.fakes.providers import make_png
+
+CLOUDFLARE_PAGE = ("<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
+                   '<body><div id="cf-please-wait">Checking your browser</div></body></html>')
+
+
+def test_rate_limit_statuses_carry_retry_after() -> None:
+    error = error_for_status(429, '{"error": {"message": "Too many requests"}}', retry_after="7")
+    assert isinstance(error, RateLimitError)
+    assert (error.status, error.retry_after) == (429, 7.0)
+    assert "Too many requests" in str(error)
+    assert isinstance(error_for_status(402, "pay"), RateLimitError)
+    assert error_for_status(429, "", retry_after="Wed, 21 Oct 2015 07:28:00 GMT").retry_after is None
+
+
+def test_cloudflare_pages_are_recognised_only_as_cloudflare() -> None:
+    for status in (403, 503):
+        error = error_for_status(status, CLOUDFLARE_PAGE)
+        assert isinstance(error, CloudflareError) and error.status == status
+        assert "<" not in str(error)
+    plain_403 = error_for_status(403, "<html><body>Forbidden</body></html>", reason="Forbidden")
+    assert type(plain_403) is ResponseStatusError
+    assert str(plain_403) == "HTTP 403: Forbidden"
+
+
+def test_error_details_come_from_json_or_a_short_text() -> None:
+    assert isinstance(error_for_status(401, '{"error": "bad key"}'), MissingAuthError)
+    error = error_for_status(500, '{"detail": "backend exploded"}')
+    assert isinstance(error, ResponseStatusError) and error.status == 500
+    assert str(error) == "HTTP 500: backend exploded"
+    long = error_for_status(502, "x " * 500)
+    assert type(long) is ResponseStatusError and len(str(long)) < 220
+
+
+def test_map_exception_translates_network_errors_and_leaves_bugs_alone() -> None:
+    assert isinstance(map_exception(asyncio.TimeoutError()), ProviderTimeoutError)
+    assert isinstance(map_exception(aiohttp.ServerTimeoutError()), ProviderTimeoutError)
+    assert isinstance(map_exception(aiohttp.ClientPayloadError("cut")), ProviderConnectionError)
+    assert isinstance(map_exception(aiohttp.ServerDisconnectedError()), ProviderConnectionError)
+    assert map_exception(KeyError("bug")) is None
+
+
+def test_image_mime_type_prefers_magic_bytes_then_the_header() -> None:
+    assert image_mime_type(make_png(), "application/octet-stream") == "image/png"
+    assert image_mime_type(b"\xff\xd8\xff\xe0rest", None) == "image/jpeg"
+    assert image_mime_type(b"GIF89a...", "text/plain") == "image/gif"
+    assert image_mime_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ", None) == "image/webp"
+    assert image_mime_type(b"<svg/>", "image/svg+xml; charset=utf-8") == "image/svg+xml"
+    with pytest.raises(ResponseFormatError, match="not an image"):
+        image_mime_type(b"<html>", "text/html")
+
+
+def test_decode_image_checks_base64_and_size() -> None:
+    png = make_png(4, 4)
+    assert decode_image(base64.b64encode(png).decode(), max_bytes=10_000) == (png, "image/png")
+    with pytest.raises(ResponseFormatError, match="base64"):
+        decode_image("***", max_bytes=10_000)
+    with pytest.raises(ResponseFormatError, match="larger than 10 bytes"):
+        decode_image(base64.b64encode(png).decode(), max_bytes=10)
