@@ -54,15 +54,17 @@ async def run(registry: ModelRegistry, args: argparse.Namespace, prompt: str) ->
         kwargs["stream"] = False
     try:
         routes = registry.resolve(args.model)
+        answered = ""
         async with aclosing(registry.stream_routes(routes, messages, **kwargs)) as chunks:
             async for route, chunk in chunks:
+                answered = route.name
                 if isinstance(chunk, ImageResponse):
                     describe_image(chunk, args.output)
                 else:
                     sys.stdout.write(chunk)
                     sys.stdout.flush()
         if args.verbose:
-            print(f"\n[{route.name}]", file=sys.stderr)
+            print(f"\n[{answered}]", file=sys.stderr)
     except ProviderError as error:
         where = f"{error.provider}: " if error.provider else ""
         print(f"\nerror: {where}{error}", file=sys.stderr)

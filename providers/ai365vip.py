@@ -77,8 +77,8 @@ class AI365VIP(AsyncGeneratorProvider, ProviderModelMixin):
             "prompt": "You are a helpful assistant.",
             "temperature": 1,
         }
-        async with client_session(headers, cls.get_timeout(timeout)) as session:
-            async with post(session, cls.api_url(cls.api_endpoint), json=data,
-                            proxy=cls.get_proxy(proxy)) as response:
-                async for line in iter_lines(iter_bytes(response)):
-                    yield line
+        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+                session, cls.api_url(cls.api_endpoint), json=data,
+                proxy=cls.get_proxy(proxy)) as response:
+            async for line in iter_lines(iter_bytes(response)):
+                yield line

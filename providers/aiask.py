@@ -70,20 +70,20 @@ class AiAsk(AsyncGeneratorProvider, ProviderModelMixin):
             "temperature": kwargs.get("temperature", 0.5),
             "title": "",
         }
-        async with client_session(headers, cls.get_timeout(timeout)) as session:
-            async with post(session, cls.api_url("/v1/chat/gpt/"), json=data,
-                            proxy=cls.get_proxy(proxy)) as response:
-                held = ""  # the start of the reply while it may still be the sentinel
-                checking = True
-                async for text in iter_text(iter_bytes(response)):
-                    if not checking:
-                        yield text
-                        continue
-                    held += text
-                    if held.startswith(RATE_LIMIT_SENTINEL):
-                        raise RateLimitError("Rate limit reached")
-                    if not RATE_LIMIT_SENTINEL.startswith(held):
-                        checking = False
-                        yield held
-                if checking and held:
+        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+                session, cls.api_url("/v1/chat/gpt/"), json=data,
+                proxy=cls.get_proxy(proxy)) as response:
+            held = ""  # the start of the reply while it may still be the sentinel
+            checking = True
+            async for text in iter_text(iter_bytes(response)):
+                if not checking:
+                    yield text
+                    continue
+                held += text
+                if held.startswith(RATE_LIMIT_SENTINEL):
+                    raise RateLimitError("Rate limit reached")
+                if not RATE_LIMIT_SENTINEL.startswith(held):
+                    checking = False
                     yield held
+            if checking and held:
+                yield held

@@ -7,8 +7,9 @@ model. Failures are :class:`~providers.errors.ProviderError` exceptions, never t
 
 Every subclass's ``create_async_generator`` is wrapped (``__init_subclass__``) so that it
 returns a :class:`ProviderStream`: an async generator that is also awaitable (``await``
-returns the stream itself, for the Ylokh seed's ``generator = await ...create_async_generator(...)``),
-that maps aiohttp and timeout errors to ProviderErrors and sets their ``.provider``.
+returns the stream itself, for the Ylokh seed's ``generator = await
+Ylokh.create_async_generator(...)``), that maps aiohttp and timeout errors to ProviderErrors
+and sets their ``.provider``.
 
 The six providers here have ``working = True``: they are our fixed ports, served on loopback
 by the test fakes. The original hosts are dead (provider-protocols.md §7.13); point the
@@ -22,7 +23,7 @@ import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from collections.abc import Mapping, Sequence
 from contextlib import aclosing
-from typing import Any, Self, TypeVar, Union
+from typing import Any, Self, TypeVar
 
 from providers import settings as _settings
 from providers.errors import ModelNotSupportedError
@@ -113,7 +114,7 @@ class ImageResponse:
                 f"mime_type={self.mime_type!r}, data=<{len(self.data)} bytes>)")
 
 
-Chunk = Union[str, ImageResponse]
+Chunk = str | ImageResponse
 AsyncResult = AsyncIterator[Chunk]
 """What ``create_async_generator`` returns: an async iterator of text deltas or images."""
 T = TypeVar("T")

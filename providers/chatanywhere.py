@@ -5,7 +5,7 @@ original's browser headers (Firefox 119 User-Agent, ``Referer``/``Origin`` of th
 site, an empty ``Authorization``) and the JSON body ``{list: <messages as-is>, id: <fixed
 conversation id>, title: <last message's content>, prompt: "", temperature: 0.5,
 models: "61490748", continuous: true}``. The reply body is plain UTF-8 text; its end ends
-the reply. Timeout 120 s by default, as in the original.
+the reply. Timeout: ``PROVIDER_TIMEOUT`` (default 120 s, the original's value).
 
 Fixed here: incremental UTF-8 decoding across chunk borders; ``Accept-Encoding`` advertises
 ``br`` only when aiohttp can decode Brotli (the original always did, and failed without it).
@@ -40,7 +40,7 @@ class ChatAnywhere(AsyncGeneratorProvider, ProviderModelMixin):
     @classmethod
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
-        timeout: float | None = 120, temperature: float = 0.5, **kwargs: Any,
+        timeout: float | None = None, temperature: float = 0.5, **kwargs: Any,
     ) -> AsyncIterator[str]:
         """Stream ChatAnywhere's reply: non-empty ``str`` deltas. ``timeout``: seconds, total.
 
@@ -72,8 +72,8 @@ class ChatAnywhere(AsyncGeneratorProvider, ProviderModelMixin):
             "models": "61490748",
             "continuous": True,
         }
-        async with client_session(headers, cls.get_timeout(timeout)) as session:
-            async with post(session, cls.api_url("/v1/chat/gpt/"), json=data,
-                            proxy=cls.get_proxy(proxy)) as response:
-                async for text in iter_text(iter_bytes(response)):
-                    yield text
+        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+                session, cls.api_url("/v1/chat/gpt/"), json=data,
+                proxy=cls.get_proxy(proxy)) as response:
+            async for text in iter_text(iter_bytes(response)):
+                yield text

@@ -94,7 +94,7 @@ async def raise_for_status(response: aiohttp.ClientResponse) -> None:
 
 def error_for_status(status: int, body: str, *, retry_after: str | None = None,
                      reason: str | None = None) -> ProviderError:
-    """The typed error for an HTTP error ``status`` with this ``body`` (see the module docstring)."""
+    """The typed error for an HTTP error ``status`` with this ``body`` (module docstring)."""
     if status in (403, 503) and any(marker in body for marker in CLOUDFLARE_MARKERS):
         return CloudflareError(f"Blocked by Cloudflare (HTTP {status})", status)
     detail = _body_detail(body, reason)

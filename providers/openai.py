@@ -99,7 +99,8 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
                 raise ResponseFormatError("The image reply has no 'data'")
             for item in items:
                 item = item if isinstance(item, dict) else {}
-                options = {"revised_prompt": item["revised_prompt"]} if item.get("revised_prompt") else {}
+                revised = item.get("revised_prompt")
+                options = {"revised_prompt": revised} if revised else {}
                 if isinstance(item.get("b64_json"), str):
                     body, mime = decode_image(item["b64_json"], max_bytes=settings.image_max_bytes)
                     yield ImageResponse([], prompt, options, data=body, mime_type=mime)

@@ -19,7 +19,7 @@ import difflib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from providers.ai365vip import AI365VIP
@@ -163,7 +163,7 @@ class ModelRegistry:
 
     def _record(self, route: Route, error: ProviderError | None) -> None:
         self.health[route.provider.__name__] = ProviderHealth(
-            ok=error is None, checked_at=datetime.now(timezone.utc),
+            ok=error is None, checked_at=datetime.now(UTC),
             error=None if error is None else str(error))
 
 

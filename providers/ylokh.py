@@ -6,7 +6,7 @@ Wire format (provider-protocols.md §5; seed 004): ``POST {origin}/v1/chat/compl
 allow_fallback: true, stream}`` followed by every extra keyword argument (they override the
 defaults or add keys, as in the original). With ``stream`` the reply is SSE
 (``data: {chat.completion.chunk}`` events, ``data: [DONE]`` at the end); without, one
-``chat.completion`` JSON object. Timeout 120 s by default, as in the original.
+``chat.completion`` JSON object. Timeout: ``PROVIDER_TIMEOUT`` (default 120 s, the original's).
 
 Fixed here: SSE lines reassembled across chunks (``\\n``, ``\\r\\n``, ``\\r``), multi-line
 events joined with ``\\n``; malformed JSON raises ResponseFormatError and an ``{"error": ...}``
@@ -40,7 +40,7 @@ class Ylokh(AsyncGeneratorProvider, ProviderModelMixin):
     @classmethod
     async def create_async_generator(
         cls, model: str, messages: Messages, stream: bool = True, proxy: str | None = None,
-        timeout: float | None = 120, **kwargs: Any,
+        timeout: float | None = None, **kwargs: Any,
     ) -> AsyncIterator[str]:
         """Stream Ylokh's reply: non-empty ``str`` deltas (one chunk when ``stream`` is False).
 
@@ -59,11 +59,11 @@ class Ylokh(AsyncGeneratorProvider, ProviderModelMixin):
             **kwargs,
         }
         headers = {"Origin": cls.url, "Referer": f"{cls.url}/"}
-        async with client_session(headers, cls.get_timeout(timeout)) as session:
-            async with post(session, cls.api_url("/v1/chat/completions"), json=data,
-                            proxy=cls.get_proxy(proxy)) as response:
-                if stream:
-                    async for text in iter_chat_deltas(iter_bytes(response)):
-                        yield text
-                elif text := chat_message_text(await read_json(response)):
+        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+                session, cls.api_url("/v1/chat/completions"), json=data,
+                proxy=cls.get_proxy(proxy)) as response:
+            if stream:
+                async for text in iter_chat_deltas(iter_bytes(response)):
                     yield text
+            elif text := chat_message_text(await read_json(response)):
+                yield text

@@ -66,7 +66,8 @@ def make_png(width: int = 1, height: int = 1) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(
             ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
     rows = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
@@ -206,7 +207,8 @@ class FakeProviders:
                     return web.Response(status=503)
             if provider == "openai" and self.api_key is not None and request.headers.get(
                     "Authorization") != f"Bearer {self.api_key}":
-                reply = Reply(f"Incorrect API key provided: {request.headers.get('Authorization')!r}",
+                given = request.headers.get("Authorization")
+                reply = Reply(f"Incorrect API key provided: {given!r}",
                               status=401)
             if reply.body is not None:
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body
@@ -319,7 +321,8 @@ class FakeProviders:
             else:
                 item = {"url": self._serve_file("openai", reply)}
             items.append({**item, "revised_prompt": request.get("prompt", "")})
-        return [json.dumps({"created": int(time.time()), "data": items}).encode()], "application/json"
+        body = {"created": int(time.time()), "data": items}
+        return [json.dumps(body).encode()], "application/json"
 
     def _models(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
         data = [{"id": model, "object": "model", "owned_by": "fake"}

@@ -13,7 +13,8 @@ HISTORY = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "
 
 
 @pytest.mark.parametrize(("model", "kind", "referer", "prompt"), [
-    ("gpt-4", "chat", "https://ai-chats.org/chat/", "User: Hi\nAssistant: Hello\nUser: Draw a cat\nAssistant:"),
+    ("gpt-4", "chat", "https://ai-chats.org/chat/",
+     "User: Hi\nAssistant: Hello\nUser: Draw a cat\nAssistant:"),
     ("dalle", "image", "https://ai-chats.org/image/", "Draw a cat"),
 ])
 async def test_request_matches_the_original(fake: FakeProviders, model: str, kind: str,
@@ -24,7 +25,7 @@ async def test_request_matches_the_original(fake: FakeProviders, model: str, kin
     assert request.headers["accept"] == "application/json, text/event-stream"
     assert request.headers["origin"] == "https://ai-chats.org"
     assert request.headers["referer"] == referer
-    assert request.headers["cache-control"] == "no-cache" and request.headers["pragma"] == "no-cache"
+    assert request.headers["cache-control"] == request.headers["pragma"] == "no-cache"
     assert request.headers["sec-ch-ua-platform"] == '"Linux"'
     assert "cookie" not in request.headers
     assert request.json == {"type": kind, "messagesHistory": [{"from": "you", "content": prompt}]}

@@ -75,7 +75,8 @@ async def test_stray_timeouts_become_provider_errors_with_the_provider_name() ->
     with pytest.raises(ProviderTimeoutError) as info:
         [chunk async for chunk in stream]
     assert info.value.provider == "Echo"
-    bug = Echo.create_async_generator("echo", [{"role": "user", "content": "a"}], fail=KeyError("x"))
+    bug = Echo.create_async_generator("echo", [{"role": "user", "content": "a"}],
+                                      fail=KeyError("x"))
     with pytest.raises(KeyError):
         [chunk async for chunk in bug]
 
@@ -93,7 +94,8 @@ def test_get_model_applies_defaults_and_aliases_and_rejects_unknown_models() -> 
     assert AI365VIP.get_model("GPT-4O") == "gpt-4o"
     assert AI365VIP.get_model("") == "gpt-3.5-turbo"
     assert Ylokh.get_model(None) == "gpt-3.5-turbo"
-    with pytest.raises(ModelNotSupportedError, match="Model is not supported: gpt-5 in: AiAsk") as info:
+    with pytest.raises(ModelNotSupportedError,
+                       match="Model is not supported: gpt-5 in: AiAsk") as info:
         AiAsk.get_model("gpt-5")
     assert isinstance(info.value, ProviderError) and isinstance(info.value, RuntimeError)
 

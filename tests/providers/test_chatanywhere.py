@@ -17,7 +17,8 @@ async def test_request_matches_the_original(fake: FakeProviders) -> None:
     [request] = fake.requests_for("chatanywhere")
     assert (request.method, request.path) == ("POST", "/chatanywhere/v1/chat/gpt/")
     expected_headers = {
-        "User-Agent": "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/119.0",
+        "User-Agent":
+            "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/119.0",
         "Accept": "application/json, text/plain, */*",
         "Accept-Language": "de,en-US;q=0.7,en;q=0.3",
         "Content-Type": "application/json",

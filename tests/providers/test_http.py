@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 import aiohttp
@@ -25,7 +24,8 @@ def test_rate_limit_statuses_carry_retry_after() -> None:
     assert (error.status, error.retry_after) == (429, 7.0)
     assert "Too many requests" in str(error)
     assert isinstance(error_for_status(402, "pay"), RateLimitError)
-    assert error_for_status(429, "", retry_after="Wed, 21 Oct 2015 07:28:00 GMT").retry_after is None
+    http_date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert error_for_status(429, "", retry_after=http_date).retry_after is None
 
 
 def test_cloudflare_pages_are_recognised_only_as_cloudflare() -> None:
@@ -48,7 +48,7 @@ def test_error_details_come_from_json_or_a_short_text() -> None:
 
 
 def test_map_exception_translates_network_errors_and_leaves_bugs_alone() -> None:
-    assert isinstance(map_exception(asyncio.TimeoutError()), ProviderTimeoutError)
+    assert isinstance(map_exception(TimeoutError()), ProviderTimeoutError)
     assert isinstance(map_exception(aiohttp.ServerTimeoutError()), ProviderTimeoutError)
     assert isinstance(map_exception(aiohttp.ClientPayloadError("cut")), ProviderConnectionError)
     assert isinstance(map_exception(aiohttp.ServerDisconnectedError()), ProviderConnectionError)
