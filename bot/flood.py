@@ -1,0 +1,337 @@
+"""Flood control: our own model of Telegram's write limits, as token buckets.
+
+Telegram publishes no exact limits. The Bot FAQ ("My bot is hitting limits, how do I avoid
+this?", https://core.telegram.org/bots/faq) says: about 1 message per second in one chat
+with short bursts, 20 messages per minute in a group, about 30 messages per second for the
+whole bot; edits count. We model that as three kinds of token buckets, a little below the
+limits the project's fake Bot API server enforces (private 1/s burst 3, group 20/60 s burst 5,
+bot 30/s burst 30), so that jitter between our clock and Telegram's does not produce 429s:
+
+* per private chat (``chat_id > 0``): 1 token/s, capacity 2;
+* per group, supergroup or channel (``chat_id < 0`` or an ``@username`` string):
+  18 tokens per 60 s, capacity 4;
+* per bot (all chats): 28 tokens/s, capacity 25.
+
+A write (sendMessage, editMessageText, sendPhoto, ...) takes one token from its chat bucket
+AND one from the bot bucket. The bot bucket is granted by priority (:class:`Priority`:
+``FINAL`` before ``FIRST`` before ``EDIT``, FIFO within a priority): when hundreds of chats
+stream at once, final texts land first, then first messages, intermediate edits last.
+
+A 429 answer (``RetryAfter``) blocks only the chat it came from (:meth:`FloodControl.penalize`),
+never the whole bot: a 429 cannot tell a chat limit from a bot-wide one, our bot bucket already
+stays below Telegram's 30/s, and stalling every chat would delay final texts everywhere.
+
+:class:`FloodRateLimiter` plugs the same buckets into python-telegram-bot as a
+``BaseRateLimiter``, so every other write of the bot (command answers, notices) is paced too.
+We do not use PTB's ``AIORateLimiter`` (``telegram/ext/_aioratelimiter.py``): it has no
+per-private-chat limiter, no priorities, and pauses *all* requests of the bot for
+``retry_after`` on any ``RetryAfter``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import enum
+import logging
+import math
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+__all__ = ["FloodControl", "FloodRateLimiter", "Priority", "is_write", "retry_after_seconds"]
+
+_LOGGER = logging.getLogger(__name__)
+_EPS = 1e-9
+_MAX_BUCKETS = 1024
+
+ChatId = int | str | None
+
+
+class Priority(enum.IntEnum):
+    """Order in which waiting writes get the bot-wide budget (lower goes first)."""
+
+    FINAL = 0  # completes a reply: the complete text, a one-shot answer, a photo
+    FIRST = 1  # the first visible text of a reply
+    EDIT = 2  # an intermediate edit of a growing reply
+
+
+@dataclass(slots=True)
+class _Bucket:
+    rate: float  # tokens per second
+    capacity: float  # tokens
+    tokens: float
+    stamp: float  # clock value of the last refill, seconds
+    blocked_until: float = -math.inf
+
+    def refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def ready(self, now: float, need: float) -> bool:
+        return now >= self.blocked_until and self.tokens >= need - _EPS
+
+    def ready_at(self, now: float, need: float) -> float:
+        missing = max(0.0, need - self.tokens)
+        return max(self.blocked_until, now + missing / self.rate)
+
+
+@dataclass(order=True, slots=True)
+class _Waiter:
+    priority: int
+    seq: int
+    chat: _Bucket | None = field(compare=False)
+    need: float = field(compare=False)
+    future: asyncio.Future[None] = field(compare=False)
+
+
+class FloodControl:
+    """Token buckets per chat and per bot, granted by priority.
+
+    Rates are in tokens per second, bursts (capacities) in tokens; a token is one write.
+    ``clock`` returns seconds (``time.monotonic`` by default) and ``sleep`` is awaited with
+    seconds; both are injectable so tests run on a fake clock with exact grants.
+    """
+
+    def __init__(
+        self,
+        *,
+        private_rate: float = 1.0,
+        private_burst: float = 2,
+        group_rate: float = 18 / 60,
+        group_burst: float = 4,
+        bot_rate: float = 28.0,
+        bot_burst: float = 25,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._private = (private_rate, private_burst)
+        self._group = (group_rate, group_burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._bot = _Bucket(bot_rate, bot_burst, bot_burst, clock())
+        self._chats: dict[int | str, _Bucket] = {}
+        self._waiters: list[_Waiter] = []
+        self._seq = 0
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at = math.inf
+
+    def _bucket(self, chat_id: ChatId) -> _Bucket | None:
+        if chat_id is None:
+            return None
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            if len(self._chats) >= _MAX_BUCKETS:
+                self._prune()
+            private = isinstance(chat_id, int) and chat_id > 0
+            rate, burst = self._private if private else self._group
+            bucket = self._chats[chat_id] = _Bucket(rate, burst, burst, self._clock())
+        return bucket
+
+    def _prune(self) -> None:
+        """Forget buckets that are full, unblocked and unused: a new one is the same."""
+        now = self._clock()
+        busy = {id(w.chat) for w in self._waiters}
+        for key, bucket in list(self._chats.items()):
+            bucket.refill(now)
+            if id(bucket) not in busy and bucket.tokens >= bucket.capacity and now >= bucket.blocked_until:
+                del self._chats[key]
+
+    def tokens(self, chat_id: ChatId) -> float:
+        """Tokens (writes) available now in the chat's bucket; 0 while the chat is penalized.
+
+        ``chat_id=None`` (e.g. an inline message) reports the bot bucket.
+        """
+        now = self._clock()
+        bucket = self._bucket(chat_id) or self._bot
+        bucket.refill(now)
+        return 0.0 if now < bucket.blocked_until else bucket.tokens
+
+    async def acquire(self, chat_id: ChatId, priority: Priority = Priority.FINAL, *, reserve: int = 0) -> None:
+        """Wait until one write is allowed in ``chat_id`` and take its tokens.
+
+        Takes one token from the chat bucket and one from the bot bucket. With ``reserve=n``
+        the chat bucket must hold ``1 + n`` tokens first (n stay for later, e.g. the final
+        write of a reply); the reserve is capped so that a full bucket always suffices.
+        ``chat_id=None`` takes only a bot token. Cancelling a waiting call takes nothing;
+        cancelling it right after the grant gives the tokens back.
+        """
+        chat = self._bucket(chat_id)
+        need = 1.0 if chat is None else min(1.0 + max(0, reserve), chat.capacity)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        bisect.insort(self._waiters, _Waiter(int(priority), self._seq, chat, need, future))
+        self._dispatch()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.refund(chat_id)
+            else:
+                self._dispatch()  # drop this waiter now; the ones behind it may go
+            raise
+
+    def refund(self, chat_id: ChatId) -> None:
+        """Give back the tokens of a write that was acquired but not made."""
+        now = self._clock()
+        for bucket in (self._bucket(chat_id), self._bot):
+            if bucket is not None:
+                bucket.refill(now)
+                bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
+        self._dispatch()
+
+    def penalize(self, chat_id: ChatId, retry_after: float) -> None:
+        """Record a 429 for ``chat_id``: no write there for ``retry_after`` seconds.
+
+        The chat bucket is emptied and blocked until now + ``retry_after``; it refills at its
+        rate from now on. The bot bucket is left alone (see the module docstring).
+        ``chat_id=None`` does nothing.
+        """
+        bucket = self._bucket(chat_id)
+        if bucket is None:
+            return
+        now = self._clock()
+        bucket.refill(now)
+        bucket.tokens = 0.0
+        bucket.blocked_until = max(bucket.blocked_until, now + max(0.0, retry_after))
+        _LOGGER.info("Flood control: chat %s blocked for %.1f s", chat_id, retry_after)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Grant every waiter that can go now, in priority order; schedule the next check."""
+        now = self._clock()
+        bot = self._bot
+        bot.refill(now)
+        wake = math.inf
+        bot_blocked = False
+        remaining: list[_Waiter] = []
+        for waiter in self._waiters:
+            if waiter.future.done():
+                continue  # cancelled
+            chat = waiter.chat
+            if not bot_blocked and chat is not None:
+                chat.refill(now)
+                if not chat.ready(now, waiter.need):
+                    wake = min(wake, chat.ready_at(now, waiter.need))
+                    remaining.append(waiter)
+                    continue
+            if bot_blocked or not bot.ready(now, 1.0):
+                if not bot_blocked:
+                    wake = min(wake, bot.ready_at(now, 1.0))
+                    bot_blocked = True  # strict priority: nobody behind may take the bot's next token
+                remaining.append(waiter)
+                continue
+            bot.tokens -= 1
+            if chat is not None:
+                chat.tokens -= 1
+            waiter.future.set_result(None)
+        self._waiters = remaining
+        self._schedule(now, wake if remaining else math.inf)
+
+    def _schedule(self, now: float, wake: float) -> None:
+        timer = self._timer
+        if timer is not None and not timer.done():
+            if wake == math.inf:
+                timer.cancel()
+                self._timer, self._timer_at = None, math.inf
+                return
+            if self._timer_at <= wake + _EPS:
+                return  # an earlier check is already due; it will reschedule
+            timer.cancel()
+        if wake == math.inf:
+            self._timer, self._timer_at = None, math.inf
+            return
+        self._timer_at = wake
+        self._timer = asyncio.get_running_loop().create_task(self._tick(max(0.0, wake - now)))
+
+    async def _tick(self, delay: float) -> None:
+        await self._sleep(delay)
+        self._timer, self._timer_at = None, math.inf
+        self._dispatch()
+
+
+def is_write(endpoint: str) -> bool:
+    """True for Bot API methods that create or change a message (they count for flood control).
+
+    ``send*`` (but not sendChatAction: Telegram documents no limit for it and our fake server
+    never answers it 429), ``edit*``, copy/forward and stopPoll. sendMessageDraft counts:
+    its limits are unpublished, so we stay on the safe side.
+    """
+    name = endpoint.lower()
+    if name == "sendchataction":
+        return False
+    return name.startswith(("send", "edit", "copymessage", "forwardmessage", "stoppoll"))
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """``exc.retry_after`` in seconds, whether PTB holds it as an int or a timedelta."""
+    value = getattr(exc, "_retry_after", None)  # PTB >= 22.2 stores a timedelta here
+    if not isinstance(value, timedelta):
+        with warnings.catch_warnings():  # the int form is deprecated since PTB 22.2
+            warnings.simplefilter("ignore")
+            value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _chat_key(chat_id: Any) -> ChatId:
+    if isinstance(chat_id, str):
+        try:
+            return int(chat_id)
+        except ValueError:
+            return chat_id  # "@channelusername": treated like a group
+    return chat_id if isinstance(chat_id, int) else None
+
+
+class FloodRateLimiter(BaseRateLimiter[dict[str, Any]]):
+    """python-telegram-bot rate limiter backed by a :class:`FloodControl`.
+
+    Use with ``ApplicationBuilder().rate_limiter(FloodRateLimiter(flood))``. Every write (see
+    :func:`is_write`) waits for its tokens at ``rate_limit_args["priority"]`` (default
+    ``Priority.FINAL``: one-shot answers complete a reply). A ``RetryAfter`` penalizes the
+    chat and the call is retried up to ``max_retries`` times, then re-raised. Calls made with
+    ``rate_limit_args={"paced": True}`` (the reply streamer's, which acquired their tokens
+    already) pass straight through, ``RetryAfter`` included. Non-writes are never delayed.
+    """
+
+    def __init__(self, flood: FloodControl, *, max_retries: int = 3) -> None:
+        self.flood = flood
+        self.max_retries = max_retries
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, Any] | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Pace one Bot API request; see the class docstring."""
+        options = rate_limit_args or {}
+        if options.get("paced") or not is_write(endpoint):
+            return await callback(*args, **kwargs)
+        chat_id = _chat_key(data.get("chat_id"))
+        priority = Priority(options.get("priority", Priority.FINAL))
+        attempt = 0
+        while True:
+            await self.flood.acquire(chat_id, priority)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self.flood.penalize(chat_id, retry_after_seconds(exc))
+                if attempt >= self.max_retries:
+                    raise
+                attempt += 1
