@@ -1,0 +1,273 @@
+"""Markdown from the model as Telegram formatting, and splitting at Telegram's length limit.
+
+The conversion is done by the maintained ``telegramify-markdown`` library
+(``telegramify_markdown.convert``), which turns Markdown into plain text plus a list of
+MessageEntity values. We send those as ``text`` + ``entities`` with no ``parse_mode``, so there
+is nothing to escape and Telegram never has to parse markup. Rendering never raises: on any
+converter failure the raw text goes out as plain text.
+
+Lengths: Telegram allows 1-4096 characters of message text after entity parsing and 0-1024 of
+caption (Bot API, sendMessage / sendPhoto), counted in code points, while entity offsets are in
+UTF-16 code units. We keep the UTF-16 length within the limit, which bounds both. Telegram also
+trims leading and trailing whitespace (TDLib ``fix_formatted_text``), so :func:`render` does the
+same, keeping what we compare ("is this edit a change?") equal to what Telegram stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import telegramify_markdown
+from telegram import MessageEntity
+
+__all__ = ["MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "shorten", "split_markdown", "split_text", "utf16_len"]
+
+_LOGGER = logging.getLogger(__name__)
+MESSAGE_LIMIT = 4096  # characters of message text (Bot API sendMessage)
+_MIN_LIMIT = 64
+_FENCE = re.compile(r"(`{3,}|~{3,})([^\n]*)")
+_SENTENCE_END = re.compile(r"[.!?…。！？](?=\s)")
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units (Telegram's unit for entity offsets)."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _trim(text: str, entities: list[MessageEntity]) -> tuple[str, list[MessageEntity]]:
+    """Strip surrounding whitespace as Telegram does; shift and clip entities to match."""
+    stripped = text.strip()
+    if stripped == text:
+        return text, entities
+    shift = utf16_len(text[: len(text) - len(text.lstrip())])
+    size = utf16_len(stripped)
+    kept = []
+    for entity in entities:
+        start = max(entity.offset - shift, 0)
+        end = min(entity.offset + entity.length - shift, size)
+        if end > start:
+            kept.append(entity if (start, end - start) == (entity.offset, entity.length) else _moved(entity, start, end - start))
+    return stripped, kept
+
+
+def _moved(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
+    return MessageEntity(entity.type, offset, length, url=entity.url, language=entity.language,
+                         custom_emoji_id=entity.custom_emoji_id)
+
+
+def render(markdown: str) -> tuple[str, list[MessageEntity]]:
+    """Markdown -> (plain text, entities) for ``send_message(text=..., entities=...)``.
+
+    Offsets and lengths of the entities are in UTF-16 code units (Bot API MessageEntity). The
+    text is stripped of surrounding whitespace, so it may be ``""`` (send nothing then).
+    Entities that would need a ``user`` or ``unix_time`` object are dropped. Never raises: if
+    the converter fails or yields entities out of bounds, returns the raw text, stripped, with
+    no entities.
+    """
+    try:
+        text, converted = telegramify_markdown.convert(markdown)
+        entities = [
+            MessageEntity(e.type, e.offset, e.length, url=e.url, language=e.language,
+                          custom_emoji_id=e.custom_emoji_id)
+            for e in converted
+            if e.user is None and e.unix_time is None
+        ]
+        size = utf16_len(text)
+        if any(e.offset < 0 or e.length <= 0 or e.offset + e.length > size for e in entities):
+            raise ValueError("entity out of bounds")
+    except Exception:  # noqa: BLE001 - any converter failure means "show it as plain text"
+        _LOGGER.warning("Markdown conversion failed; sending plain text", exc_info=True)
+        return markdown.strip(), []
+    return _trim(text, entities)
+
+
+def _fits(text: str, limit: int) -> bool:
+    return utf16_len(text.strip()) <= limit
+
+
+@dataclass(frozen=True, slots=True)
+class _Fence:
+    start: int  # offset of the opening line
+    body: int  # offset just after the opening line
+    close: int  # offset of the closing line (len(markdown) if unclosed)
+    end: int  # offset just after the closing line
+    opener: str  # the opening line without its newline, e.g. "```python"
+    closer: str  # e.g. "```"
+
+
+def _fences(markdown: str) -> list[_Fence]:
+    """Fenced code blocks (CommonMark ``` and ~~~ fences, any indentation)."""
+    found: list[_Fence] = []
+    pos = 0
+    start = body = 0
+    opener = closer = ""
+    for line in markdown.splitlines(keepends=True):
+        content = line.rstrip("\r\n")
+        stripped = content.lstrip(" ")
+        if not opener:
+            match = _FENCE.fullmatch(stripped)
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                start, body, opener = pos, pos + len(line), content
+                closer = content[: len(content) - len(stripped)] + match.group(1)
+        else:
+            marker = closer.lstrip(" ")
+            rest = stripped.rstrip()
+            if rest and set(rest) == {marker[0]} and len(rest) >= len(marker):
+                found.append(_Fence(start, body, pos, pos + len(line), opener, closer))
+                opener = ""
+        pos += len(line)
+    if opener:
+        found.append(_Fence(start, body, len(markdown), len(markdown), opener, closer))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """The first part of a too-long Markdown text.
+
+    ``head`` is the Markdown of the part (a code block cut in two is closed at its end);
+    ``reopen`` is the Markdown the rest must start with (the code fence reopened with the same
+    language, else ``""``); ``consumed`` is how many characters of the input ``head`` covers.
+    The rest is ``reopen + markdown[consumed:]``.
+    """
+
+    head: str
+    reopen: str
+    consumed: int
+
+
+def _piece(markdown: str, cut: int, fences: list[_Fence]) -> Cut:
+    """The Cut for cutting ``markdown`` at offset ``cut``, keeping code fences balanced."""
+    for fence in fences:
+        if fence.start < cut <= fence.body:  # in or just after the opening line: cut before it
+            return Cut(markdown[: fence.start], "", fence.start)
+        if fence.close < cut < fence.end or (cut == fence.close and fence.close < fence.end):
+            # at or inside the closing line: the block ends in this part
+            return Cut(markdown[: fence.close].rstrip("\n") + "\n" + fence.closer, "", fence.end)
+        if fence.body <= cut < fence.close:
+            head = markdown[:cut]
+            head += ("" if head.endswith("\n") else "\n") + fence.closer
+            return Cut(head, fence.opener + "\n", cut)
+    return Cut(markdown[:cut], "", cut)
+
+
+def _candidates(text: str, limit_at: int, fences: list[_Fence]) -> list[int]:
+    """Cut offsets <= ``limit_at``, best first: blank line outside code, line break, sentence
+    end, space, then a hard cut at ``limit_at``. Soft boundaries must keep half the room."""
+    floor = limit_at // 2
+    found: list[int] = []
+    end = limit_at
+    while (i := text.rfind("\n\n", 0, end)) >= floor:
+        if not any(f.body <= i < f.close for f in fences):
+            found.append(i + 2)
+            break
+        end = i + 1
+    if (i := text.rfind("\n", 0, limit_at)) >= floor:
+        found.append(i + 1)
+    last = None
+    for last in _SENTENCE_END.finditer(text, floor, limit_at):
+        pass
+    if last is not None:
+        found.append(last.end())
+    if (i := text.rfind(" ", 0, limit_at)) >= floor:
+        found.append(i + 1)
+    found.append(limit_at)
+    return [c for c in found if 0 < c <= limit_at]
+
+
+def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> Cut | None:
+    """Cut the first part off ``markdown`` whose rendered text fits in ``limit``.
+
+    Returns None when the whole text renders within ``limit`` characters (UTF-16 code units,
+    so code points too). Raises ValueError if ``limit`` < 64.
+    """
+    if limit < _MIN_LIMIT:
+        raise ValueError(f"limit must be at least {_MIN_LIMIT} characters")
+    if _fits(render(markdown)[0], limit):
+        return None
+    fences = _fences(markdown)
+
+    def fits(cut: int) -> bool:
+        return _fits(render(_piece(markdown, cut, fences).head)[0], limit)
+
+    good, bad = 0, len(markdown)  # render(head) fits at `good`, not at `bad`
+    probe = min(limit, bad - 1)
+    while probe > good and fits(probe):  # the rendered text is usually shorter than the raw
+        good, probe = probe, min(probe * 2, bad - 1)
+    if probe > good:
+        bad = probe
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if fits(mid) else (good, mid)
+    for cut in _candidates(markdown, max(good, 1), fences):
+        piece = _piece(markdown, cut, fences)
+        if piece.consumed > 0 and _fits(render(piece.head)[0], limit):
+            return piece
+    return _piece(markdown, max(good, 1), [])  # unreachable in practice: `good` fits
+
+
+def split_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split Markdown into parts whose rendered text is at most ``limit`` characters each.
+
+    Cuts at the best boundary (blank line outside code > line break > sentence end > space >
+    hard cut) and never leaves a code fence open: a cut code block is closed at the end of one
+    part and reopened, same language, at the start of the next. Whitespace-only parts are
+    dropped, so ``[]`` means there is nothing to send. Raises ValueError if ``limit`` < 64.
+    """
+    parts: list[str] = []
+    rest = markdown
+    while (cut := cut_markdown(rest, limit)) is not None:
+        parts.append(cut.head)
+        rest = cut.reopen + rest[cut.consumed :]
+    parts.append(rest)
+    return [part for part in parts if render(part)[0]]
+
+
+def _room(text: str, limit: int) -> int:
+    """The longest prefix length of ``text`` within ``limit`` UTF-16 code units."""
+    room = limit
+    while (excess := utf16_len(text[:room]) - limit) > 0:
+        room -= (excess + 1) // 2  # a character is 1 or 2 code units: never cuts too much
+    return room
+
+
+def cut_text(text: str, limit: int = MESSAGE_LIMIT) -> Cut | None:
+    """Like :func:`cut_markdown` for plain text: None if ``text`` (stripped) is at most ``limit``
+    UTF-16 code units, else the first part cut at the best boundary (``reopen`` is ``""``).
+    Raises ValueError if ``limit`` < 64."""
+    if limit < _MIN_LIMIT:
+        raise ValueError(f"limit must be at least {_MIN_LIMIT} characters")
+    if _fits(text, limit):
+        return None
+    lead = len(text) - len(text.lstrip())
+    room = lead + _room(text[lead:], limit)
+    cut = next(c for c in _candidates(text, room, []) if c > lead)
+    return Cut(text[:cut], "", cut)
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split plain text (no Markdown) into stripped parts of at most ``limit`` UTF-16 code units,
+    at the same boundaries as :func:`split_markdown`. Raises ValueError if ``limit`` < 64."""
+    parts: list[str] = []
+    rest = text
+    while (cut := cut_text(rest, limit)) is not None:
+        parts.append(cut.head.strip())
+        rest = rest[cut.consumed :]
+    parts.append(rest.strip())
+    return [part for part in parts if part]
+
+
+def shorten(text: str, limit: int = 1024, ellipsis: str = "…") -> str:
+    """``text`` stripped, cut to at most ``limit`` characters (UTF-16 code units) on a word
+    boundary, ending with ``ellipsis`` when cut. For captions (Bot API: 0-1024 characters)."""
+    text = text.strip()
+    if utf16_len(text) <= limit:
+        return text
+    room = _room(text, limit - utf16_len(ellipsis))
+    head = text[:room]
+    space = head.rfind(" ")
+    if space >= room // 2:
+        head = head[:space]
+    return head.rstrip() + ellipsis
