@@ -6,12 +6,15 @@ import base64
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from providers.errors import (
     CloudflareError, MissingAuthError, ProviderConnectionError, ProviderTimeoutError,
     RateLimitError, ResponseFormatError, ResponseStatusError,
 )
-from providers.http import decode_image, error_for_status, image_mime_type, map_exception
+from providers.http import (
+    client_session, decode_image, download_image, error_for_status, image_mime_type, map_exception,
+)
 from tests.fakes.providers import make_png
 
 CLOUDFLARE_PAGE = ("<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
@@ -72,3 +75,34 @@ def test_decode_image_checks_base64_and_size() -> None:
         decode_image("***", max_bytes=10_000)
     with pytest.raises(ResponseFormatError, match="larger than 10 bytes"):
         decode_image(base64.b64encode(png).decode(), max_bytes=10)
+
+
+async def test_download_image_caps_a_chunked_body_while_reading() -> None:
+    """No Content-Length to check first: the cap must stop the read itself."""
+    async def endless_png(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "image/png"
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(make_png())
+        for _ in range(100):
+            await response.write(bytes(1000))
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/img", endless_png)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/img"
+    try:
+        async with client_session(None, 10) as session:
+            with pytest.raises(ResponseFormatError, match="larger than 5000 bytes"):
+                await download_image(session, url, proxy=None, max_bytes=5_000, timeout=10)
+            data, mime = await download_image(session, url, proxy=None, max_bytes=200_000,
+                                              timeout=10)
+        assert mime == "image/png" and len(data) == len(make_png()) + 100_000
+    finally:
+        await runner.cleanup()
