@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Insert, Select, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,6 +74,21 @@ def newest_in_current(
         .where(Message.conversation_id == current, *conditions)
         .order_by(Message.id.desc())
         .limit(limit)
+    )
+
+
+def append_to_current(chat_id: int, thread_id: int, values: dict[str, Any]) -> Insert:
+    """``INSERT INTO messages (...) SELECT <current conversation's id>, <values> ...
+    RETURNING id, conversation_id``: an append in one statement, which inserts nothing (and
+    returns no row) when the (chat, topic) has no conversation yet."""
+    columns = Message.__table__.c
+    source = latest_conversation(chat_id, thread_id).add_columns(
+        *(literal(value, columns[name].type) for name, value in values.items())
+    )
+    return (
+        insert(Message)
+        .from_select(["conversation_id", *values], source)
+        .returning(Message.id, Message.conversation_id)
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .context import trim_context
@@ -27,6 +27,7 @@ from .engine import WRITE, create_engine
 from .migrate import upgrade_to_head
 from .models import Chat, Conversation, Message, utcnow
 from .queries import (
+    append_to_current,
     chat_record,
     create_conversation,
     current_conversation_id,
@@ -136,12 +137,23 @@ class Store:
     # Messages ------------------------------------------------------------------------------
 
     async def _append(self, chat_id: int, thread_id: int, **fields: Any) -> MessageRecord:
+        values = dict.fromkeys(("model", "provider", "image_file_id", "image_url", "error"))
+        values.update(fields, created_at=utcnow())
         async with self._write() as session:
-            conversation_id = await current_conversation_id(session, chat_id, thread_id)
-            message = Message(conversation_id=conversation_id, created_at=utcnow(), **fields)
-            session.add(message)
-            await session.flush()
-            return message_record(message, chat_id, thread_id)
+            row = (await session.execute(append_to_current(chat_id, thread_id, values))).first()
+            if row is None:  # the first message of this (chat, topic)
+                conversation_id = await current_conversation_id(session, chat_id, thread_id)
+                statement = insert(Message).values(conversation_id=conversation_id, **values)
+                returning = statement.returning(Message.id, Message.conversation_id)
+                row = (await session.execute(returning)).one()
+        message_id, conversation_id = row
+        return MessageRecord(
+            id=message_id,
+            chat_id=chat_id,
+            thread_id=thread_id,
+            conversation_id=conversation_id,
+            **{**values, "status": ReplyStatus(values["status"])},
+        )
 
     async def append_user_message(
         self,
