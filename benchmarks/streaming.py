@@ -128,7 +128,7 @@ async def run(
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )
             try:
-                await telegram.wait_for(lambda: bool(telegram.calls_for("getUpdates")), 60)
+                await telegram.wait_for(lambda: bool(telegram.calls_for("setMyCommands")), 60)
                 bot = psutil.Process(process.pid)
                 cpu_before = sum(bot.cpu_times()[:2])
                 started = time.monotonic()

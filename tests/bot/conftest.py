@@ -44,10 +44,12 @@ class RunningBot:
 
     async def start(self) -> None:
         self.stop_event = asyncio.Event()
-        polls = len(self.telegram.calls_for("getUpdates"))
+        # setMyCommands is the last call before polling starts; updates queued from then on
+        # are fetched by the first poll.
+        menus = len(self.telegram.calls_for("setMyCommands"))
         self.task = asyncio.create_task(serve(self.settings, self.stop_event))
         await self.telegram.wait_for(
-            lambda: self.task.done() or len(self.telegram.calls_for("getUpdates")) > polls,
+            lambda: self.task.done() or len(self.telegram.calls_for("setMyCommands")) > menus,
             timeout=20,
         )
         if self.task.done():

@@ -78,7 +78,7 @@ async def test_restart_in_the_middle_of_a_reply(tmp_path: Path) -> None:
         fake.push("openai", Reply(long_reply, delta_chars=4, delay=0.05))
 
         process = await start_bot(tmp_path, env)
-        await wait_for(lambda: telegram.calls_for("getUpdates"))
+        await wait_for(lambda: telegram.calls_for("setMyCommands"))
         telegram.send_message(CHAT, "write a long answer")
         await wait_for(lambda: any(len(m.text or "") > 40 for m in telegram.bot_messages(CHAT)))
         process.send_signal(signal.SIGKILL)  # a crash: nothing is cleaned up
