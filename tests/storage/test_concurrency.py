@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 from bot.storage import Store
 
@@ -71,3 +73,48 @@ async def test_settings_changed_at_once_are_all_kept(store: Store) -> None:
 
     chat = await store.get_chat(11)
     assert chat is not None and chat.settings == {f"key{n}": n for n in range(20)}
+
+
+async def test_two_stores_on_one_database_write_at_once(store: Store, store_url: str) -> None:
+    """Two stores (like two processes: each with its own pool and, on SQLite, its own
+    in-process lock) contend in the database itself: SQLite's BEGIN IMMEDIATE + busy timeout
+    queue them, PostgreSQL's row locks order them."""
+    other = await Store.open(store_url, migrate=False)
+    try:
+        await asyncio.gather(
+            *(
+                target.append_user_message(chat_id, f"{index}:{number}")
+                for index, target in enumerate((store, other))
+                for chat_id in range(1, 11)
+                for number in range(10)
+            )
+        )
+    finally:
+        await other.close()
+
+    for chat_id in range(1, 11):
+        history = await store.history(chat_id, limit=100)
+        assert sorted(m.content for m in history) == sorted(
+            f"{index}:{number}" for index in (0, 1) for number in range(10)
+        )
+        assert len({m.conversation_id for m in history}) == 1
+
+
+async def test_sqlite_writer_waits_for_another_connections_write_lock(tmp_path: Path) -> None:
+    """A write lock held elsewhere (another process's transaction) makes an append wait for
+    it, not fail with "database is locked"."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    store = await Store.open(url)
+    holder = sqlite3.connect(tmp_path / "bot.db", isolation_level=None, check_same_thread=False)
+    try:
+        await store.append_user_message(1, "before")
+        holder.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.create_task(store.append_user_message(1, "while locked"))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # it cannot finish (nor should it fail) while locked
+        holder.execute("COMMIT")
+        appended = await waiting
+        assert [m.content for m in await store.history(1)] == ["before", appended.content]
+    finally:
+        holder.close()
+        await store.close()
