@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from providers import (
-    ImageResponse, MissingAuthError, ModelNotSupportedError, OpenAI, ResponseStatusError,
+    ImageResponse, MissingAuthError, ModelNotSupportedError, OpenAI, ResponseFormatError,
+    ResponseStatusError,
 )
 from tests.fakes.providers import FakeProviders, Reply, make_png
 from tests.providers.helpers import MESSAGES, TEXT, collect, text_of
@@ -91,3 +92,13 @@ async def test_image_model_url_is_downloaded_without_the_key(fake: FakeProviders
     post, download = fake.requests_for("openai")
     assert download.method == "GET" and chunk.urls == [fake.origin + download.path]
     assert "Authorization" in post.headers and "Authorization" not in download.headers
+
+
+async def test_a_malformed_json_line_raises(fake: FakeProviders) -> None:
+    body = 'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: {"choices":[{"delta":\n\n'
+    fake.push("openai", Reply(body=body, content_type="text/event-stream"))
+    chunks: list[object] = []
+    with pytest.raises(ResponseFormatError, match="Malformed JSON") as info:
+        async for chunk in OpenAI.create_async_generator("gpt-4o", MESSAGES):
+            chunks.append(chunk)
+    assert chunks == ["Hi"] and info.value.provider == "OpenAI"
