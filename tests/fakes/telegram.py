@@ -7,8 +7,8 @@ GET or POST; query string, urlencoded, JSON or multipart bodies) so that python-
 What it models (sources: ``/work/shared/docs/telegram-api.md`` sections 2 and 3, i.e. the Bot API
 pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageEntity.cpp``):
 
-* the envelope ``{"ok": ..., "result"|"error_code"+"description"+"parameters"}`` with the HTTP status
-  equal to ``error_code`` (PTB maps exceptions by the HTTP status, not by ``error_code``);
+* the envelope ``{"ok": ..., "result"|"error_code"+"description"+"parameters"}`` with the HTTP
+  status equal to ``error_code`` (PTB maps exceptions by the HTTP status, not by ``error_code``);
 * the real server's error descriptions (the ``ERR_*`` constants);
 * ``parse_mode`` parsing (MarkdownV2, HTML, legacy Markdown) into plain text + entities, entity
   offsets in UTF-16 code units, length limits counted in code points after parsing, and the
@@ -17,8 +17,9 @@ pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageE
 * flood control as token buckets (per private chat, per group, per bot): a write that finds a
   bucket empty gets HTTP 429 with ``parameters.retry_after`` and a ``Retry-After`` header.
 
-Tests drive the user's side with :meth:`FakeTelegram.send_message` / :meth:`FakeTelegram.press_button`
-(each queues one update) and read what the user sees with :meth:`FakeTelegram.messages`.
+Tests drive the user's side with :meth:`FakeTelegram.send_message` and
+:meth:`FakeTelegram.press_button` (each queues one update) and read what the user sees with
+:meth:`FakeTelegram.messages`.
 ``python -m tests.fakes.telegram`` serves one by hand and prints its base URL.
 """
 
@@ -36,18 +37,18 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-__all__ = ["Call", "FakeMessage", "FakeTelegram", "DEFAULT_TOKEN", "parse_text", "check_entities"]
+__all__ = ["DEFAULT_TOKEN", "Call", "FakeMessage", "FakeTelegram", "check_entities", "parse_text"]
 
 DEFAULT_TOKEN = "123456:TEST-token-not-secret-0123456789abcdef"
 
-# Exact error descriptions (telegram-api.md 3.4; "PHOTO_SAVE_FILE_INVALID" is the server's error for a
-# photo over 10 MB, seen e.g. in zhukov/webogram#1011).
+# Exact error descriptions (telegram-api.md 3.4). "PHOTO_SAVE_FILE_INVALID" is the server's error
+# for a photo over 10 MB (seen e.g. in zhukov/webogram#1011).
 ERR_TEXT_EMPTY = "Bad Request: message text is empty"
 ERR_TOO_LONG = "Bad Request: message is too long"
 ERR_CAPTION_TOO_LONG = "Bad Request: message caption is too long"
@@ -71,47 +72,52 @@ ERR_OLD_QUERY = "Bad Request: query is too old and response timeout expired or q
 ERR_ACTION = "Bad Request: wrong parameter action in request"
 ERR_BLOCKED = "Forbidden: bot was blocked by the user"
 ERR_CONFLICT_POLL = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is "
+    "running"
 )
 ERR_CONFLICT_WEBHOOK = (
-    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the "
-    "webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+    "the webhook first"
 )
-ERR_DRAFT_CHAT = "Bad Request: TEXTDRAFT_PEER_INVALID"  # not documented: drafts are private-chat only
-ERR_DRAFT_ID = "Bad Request: parameter \"draft_id\" must be non-zero"  # not documented
+ERR_DRAFT_CHAT = (
+    "Bad Request: TEXTDRAFT_PEER_INVALID"  # not documented: drafts are private-chat only
+)
+ERR_DRAFT_ID = 'Bad Request: parameter "draft_id" must be non-zero'  # not documented
 
 TEXT_LIMIT = 4096  # characters (code points) after entities parsing (sendMessage doc)
 CAPTION_LIMIT = 1024  # characters after entities parsing (sendPhoto doc)
 PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024  # bytes (sendPhoto doc: "at most 10 MB")
 PHOTO_URL_LIMIT = 5 * 1024 * 1024  # bytes (Bot API "Sending files": 5 MB for photos by URL)
 
+# fmt: off
 WRITES = frozenset({
     "sendMessage", "editMessageText", "editMessageCaption", "editMessageReplyMarkup", "sendPhoto",
-    "sendDocument", "sendMessageDraft",
+    "sendDocument", "sendMessageDraft"
 })
 CHAT_ACTIONS = frozenset({
     "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+    "upload_document", "choose_sticker", "find_location", "record_video_note",
+    "upload_video_note"
 })
-UPDATE_TYPES = ("message", "edited_message", "callback_query")
 
 _INT_FIELDS = frozenset({
-    "chat_id", "message_id", "offset", "limit", "timeout", "message_thread_id", "reply_to_message_id",
-    "draft_id", "user_id", "cache_time", "max_connections",
+    "chat_id", "message_id", "offset", "limit", "timeout", "message_thread_id",
+    "reply_to_message_id", "draft_id", "user_id", "cache_time", "max_connections"
 })
 _JSON_FIELDS = frozenset({
     "reply_markup", "entities", "caption_entities", "allowed_updates", "commands", "scope",
-    "reply_parameters", "link_preview_options",
+    "reply_parameters", "link_preview_options"
 })
 _BOOL_FIELDS = frozenset({
     "disable_notification", "protect_content", "show_alert", "drop_pending_updates",
     "allow_sending_without_reply", "has_spoiler", "show_caption_above_media",
-    "disable_web_page_preview",
+    "disable_web_page_preview"
 })
+# fmt: on
 
 
 class ApiError(Exception):
-    """An error answer: HTTP ``status`` (= ``error_code``), ``description``, optional ``retry_after`` (s)."""
+    """An error answer: HTTP ``status`` (= ``error_code``), ``description``, ``retry_after`` (s)."""
 
     def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
@@ -134,26 +140,50 @@ _SPACE = " \t\r\n\v\0"
 _TRIM = " \t\r\n"
 _MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
 _MDV2_TYPES = {
-    "Bold": "bold", "Italic": "italic", "Underline": "underline", "Strikethrough": "strikethrough",
-    "Spoiler": "spoiler", "Code": "code", "Pre": "pre", "PreCode": "pre", "TextUrl": "text_link",
-    "CustomEmoji": "custom_emoji", "BlockQuote": "blockquote",
+    "Bold": "bold",
+    "Italic": "italic",
+    "Underline": "underline",
+    "Strikethrough": "strikethrough",
+    "Spoiler": "spoiler",
+    "Code": "code",
+    "Pre": "pre",
+    "PreCode": "pre",
+    "TextUrl": "text_link",
+    "CustomEmoji": "custom_emoji",
+    "BlockQuote": "blockquote",
 }
 _HTML_TYPES = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
-    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
-    "span": "spoiler", "code": "code", "pre": "pre", "a": "text_link", "blockquote": "blockquote",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "code": "code",
+    "pre": "pre",
+    "a": "text_link",
+    "blockquote": "blockquote",
     "tg-emoji": "custom_emoji",
 }
+# fmt: off
 ENTITY_TYPES = frozenset({
-    "mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number", "bold", "italic",
-    "underline", "strikethrough", "spoiler", "blockquote", "expandable_blockquote", "code", "pre",
-    "text_link", "text_mention", "custom_emoji",
+    "mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number", "bold",
+    "italic", "underline", "strikethrough", "spoiler", "blockquote", "expandable_blockquote",
+    "code", "pre", "text_link", "text_mention", "custom_emoji"
 })
-_URL_RE = re.compile(r"^(?:(?:https?|ftp|tg|ton)://\S+|[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?:[/?#]\S*)?)$")
+# fmt: on
+_URL_RE = re.compile(
+    r"^(?:(?:https?|ftp|tg|ton)://\S+|[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?:[/?#]\S*)?)$"
+)
 
 
 class EntityError(ValueError):
-    """A text or entity list Telegram would refuse; ``str(e)`` is TDLib's reason (after "can't parse entities: ")."""
+    """Text or entities Telegram refuses; ``str(e)`` is the reason after "can't parse entities"."""
 
 
 def utf16_len(text: str) -> int:
@@ -188,7 +218,7 @@ def _entity(kind: str, offset: int, length: int, argument: str | None = None) ->
 
 
 def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
-    """MarkdownV2 as TDLib's ``parse_markdown_v2``: reserved characters must be escaped with ``\\``."""
+    """MarkdownV2 as TDLib's ``parse_markdown_v2``: reserved characters need a preceding ``\\``."""
     out: list[str] = []
     u16 = 0
     entities: list[dict] = []
@@ -200,13 +230,17 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
         return text[k] if k < n else ""
 
     def reserved_error(k: int) -> EntityError:
-        return EntityError(f"Character '{text[k]}' is reserved and must be escaped with the preceding '\\'")
+        return EntityError(
+            f"Character '{text[k]}' is reserved and must be escaped with the preceding '\\'"
+        )
 
     def close_quote() -> None:
         nonlocal quote
         if len(stack) > quote["depth"]:
             top = stack[-1]
-            raise EntityError(f"Can't find end of {top['type']} entity at byte offset {top['byte']}")
+            raise EntityError(
+                f"Can't find end of {top['type']} entity at byte offset {top['byte']}"
+            )
         if u16 > quote["u16"]:
             entities.append(_entity("blockquote", quote["u16"], u16 - quote["u16"]))
         quote = None
@@ -275,8 +309,15 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
                 kind = "Code"
             else:
                 raise reserved_error(i)
-            stack.append({"type": kind, "u16": u16, "byte": _byte_offset(text, start), "pos": len(out),
-                          "arg": argument})
+            stack.append(
+                {
+                    "type": kind,
+                    "u16": u16,
+                    "byte": _byte_offset(text, start),
+                    "pos": len(out),
+                    "arg": argument,
+                }
+            )
             i += 1
             continue
         opened = stack.pop()
@@ -288,7 +329,7 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
             i += 2
         elif kind in ("TextUrl", "CustomEmoji"):
             if at(i + 1) != "(":
-                url = "".join(out[opened["pos"]:])
+                url = "".join(out[opened["pos"] :])
             else:
                 i += 2
                 url_begin, chars = i, []
@@ -300,7 +341,9 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
                     chars.append(text[i])
                     i += 1
                 if i >= n:
-                    raise EntityError(f"Can't find end of a URL at byte offset {_byte_offset(text, url_begin)}")
+                    raise EntityError(
+                        f"Can't find end of a URL at byte offset {_byte_offset(text, url_begin)}"
+                    )
                 url = "".join(chars)
             if kind == "CustomEmoji":
                 match = re.fullmatch(r"tg://emoji\?id=(\d+)", url)
@@ -312,7 +355,9 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
                 skip = skip or argument is None
         i += 1
         if not skip:
-            entities.append(_entity(_MDV2_TYPES[kind], opened["u16"], u16 - opened["u16"], argument))
+            entities.append(
+                _entity(_MDV2_TYPES[kind], opened["u16"], u16 - opened["u16"], argument)
+            )
     if stack:
         top = stack[-1]
         raise EntityError(f"Can't find end of {top['type']} entity at byte offset {top['byte']}")
@@ -322,7 +367,7 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
 
 
 def _parse_markdown(text: str) -> tuple[str, list[dict]]:
-    """Legacy Markdown as TDLib's ``parse_markdown``: ``*bold* _italic_ `code` ```pre``` [text](url)``, no nesting."""
+    """Legacy Markdown as TDLib's ``parse_markdown``: ``*b* _i_ `c` ```pre``` [t](url)``, flat."""
     out: list[str] = []
     u16 = 0
     entities: list[dict] = []
@@ -360,12 +405,16 @@ def _parse_markdown(text: str) -> tuple[str, list[dict]]:
             if at(i) in ("\n", "\r"):
                 i += 2 if at(i + 1) in ("\n", "\r") and text[i] != text[i + 1] else 1
         start16 = u16
-        while i < n and (text[i] != end_char or (is_pre and not (at(i + 1) == "`" and at(i + 2) == "`"))):
+        while i < n and (
+            text[i] != end_char or (is_pre and not (at(i + 1) == "`" and at(i + 2) == "`"))
+        ):
             out.append(text[i])
             u16 += _u16(text[i])
             i += 1
         if i == n:
-            raise EntityError(f"Can't find end of the entity starting at byte offset {_byte_offset(text, begin)}")
+            raise EntityError(
+                f"Can't find end of the entity starting at byte offset {_byte_offset(text, begin)}"
+            )
         if u16 != start16:
             length = u16 - start16
             if c == "_":
@@ -373,7 +422,9 @@ def _parse_markdown(text: str) -> tuple[str, list[dict]]:
             elif c == "*":
                 entities.append(_entity("bold", start16, length))
             elif c == "`":
-                entities.append(_entity("pre" if is_pre else "code", start16, length, language or None))
+                entities.append(
+                    _entity("pre" if is_pre else "code", start16, length, language or None)
+                )
             else:
                 if at(i + 1) == "(":
                     i += 2
@@ -382,7 +433,7 @@ def _parse_markdown(text: str) -> tuple[str, list[dict]]:
                         i += 1
                     url = text[url_begin:i]
                 else:
-                    url = text[begin + 1:i]
+                    url = text[begin + 1 : i]
                 checked = _check_url(url)
                 if checked is not None:
                     entities.append(_entity("text_link", start16, length, checked))
@@ -394,13 +445,14 @@ _HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
 
 def _html_entity(text: str, i: int) -> tuple[str | None, int]:
-    """Decode ``&lt; &gt; &amp; &quot; &#N; &#xH;`` at ``text[i]``; unknown ones stay literal (TDLib)."""
+    """Decode ``&lt; &gt; &amp; &quot; &#N; &#xH;`` at ``text[i]``; others stay literal (TDLib)."""
     match = re.compile(r"&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-zA-Z]+);").match(text, i)
     if not match:
         return None, i
     name = match.group(1)
     if name.startswith("#"):
-        code = int(name[2:], 16) if name[1:2] in ("x", "X") else int(name[1:])
+        hexadecimal = name[1:2] in ("x", "X")
+        code = int(name[2:], 16) if hexadecimal else int(name[1:])  # noqa: FURB166
         if not 0 < code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
             return None, i
         return chr(code), match.end()
@@ -410,7 +462,7 @@ def _html_entity(text: str, i: int) -> tuple[str | None, int]:
 
 
 def _parse_html(text: str) -> tuple[str, list[dict]]:
-    """HTML as TDLib's ``parse_html``: the supported tags only, balanced, with the four named entities."""
+    """HTML as TDLib's ``parse_html``: supported tags only, balanced; four named entities."""
     out: list[str] = []
     u16 = 0
     entities: list[dict] = []
@@ -443,7 +495,7 @@ def _parse_html(text: str) -> tuple[str, list[dict]]:
                 i += 1
             if i >= n:
                 raise EntityError(f"Unclosed start tag at byte offset {where}")
-            tag = text[begin + 1:i].lower()
+            tag = text[begin + 1 : i].lower()
             if tag not in _HTML_TYPES:
                 raise EntityError(f'Unsupported start tag "{tag}" at byte offset {where}')
             attributes: dict[str, str] = {}
@@ -457,7 +509,9 @@ def _parse_html(text: str) -> tuple[str, list[dict]]:
                     i += 1
                 name = text[attr_begin:i].lower()
                 if not name:
-                    raise EntityError(f'Empty attribute name in the tag "{tag}" at byte offset {where}')
+                    raise EntityError(
+                        f'Empty attribute name in the tag "{tag}" at byte offset {where}'
+                    )
                 while i < n and text[i] in _SPACE:
                     i += 1
                 if at(i) != "=":
@@ -465,7 +519,8 @@ def _parse_html(text: str) -> tuple[str, list[dict]]:
                         attributes[name] = ""
                         continue
                     raise EntityError(
-                        f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {where}'
+                        "Expected equal sign in declaration of an attribute of the tag "
+                        f'"{tag}" at byte offset {where}'
                     )
                 i += 1
                 while i < n and text[i] in _SPACE:
@@ -487,7 +542,7 @@ def _parse_html(text: str) -> tuple[str, list[dict]]:
                     value = "".join(chars)
                 else:
                     value_begin = i
-                    while i < n and (text[i].isalnum() or text[i] in "-._:"):
+                    while i < n and (text[i].isalnum() or text[i] in "-."):  # an HTML name token
                         i += 1
                     value = text[value_begin:i]
                 if i >= n:
@@ -498,13 +553,15 @@ def _parse_html(text: str) -> tuple[str, list[dict]]:
             if tag == "a":
                 argument = _check_url(attributes.get("href", ""))
             elif tag == "code" and attributes.get("class", "").startswith("language-"):
-                argument = attributes["class"][len("language-"):]
+                argument = attributes["class"][len("language-") :]
             elif tag == "span" and attributes.get("class") != "tg-spoiler":
                 raise EntityError('Tag "span" must have class "tg-spoiler"')
             elif tag == "tg-emoji":
                 argument = attributes.get("emoji-id")
                 if not (argument or "").isdigit():
-                    raise EntityError("Custom emoji entity must contain a valid custom emoji identifier")
+                    raise EntityError(
+                        "Custom emoji entity must contain a valid custom emoji identifier"
+                    )
             elif tag == "blockquote" and "expandable" in attributes:
                 argument = "expandable"
             stack.append({"tag": tag, "u16": u16, "arg": argument, "language": None})
@@ -525,7 +582,8 @@ def _parse_html(text: str) -> tuple[str, list[dict]]:
         tag = opened["tag"]
         if end_name and end_name != tag:
             raise EntityError(
-                f'Unmatched end tag at byte offset {where}, expected "</{tag}>", found "</{end_name}>"'
+                f"Unmatched end tag at byte offset {where}, "
+                f'expected "</{tag}>", found "</{end_name}>"'
             )
         if any(o["tag"] == "pre" for o in stack) and tag == "code":
             parent = stack[-1]
@@ -565,7 +623,8 @@ def check_entities(text: str, entities: Any) -> list[dict]:
             raise EntityError(f"entity {k} has an invalid offset {offset!r} or length {length!r}")
         if offset + length > total:
             raise EntityError(
-                f"entity {k} with offset {offset} and length {length} is beyond the end of the text "
+                f"entity {k} with offset {offset} and length {length} is beyond the end of the "
+                "text "
                 f"({total} UTF-16 code units)"
             )
         entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
@@ -589,7 +648,7 @@ def check_entities(text: str, entities: Any) -> list[dict]:
 
 
 def _trim(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
-    """Strip leading/trailing whitespace as Telegram does, clipping entities (drop the empty ones)."""
+    """Strip leading/trailing whitespace as Telegram does; clip entities, drop the empty ones."""
     stripped = text.strip(_TRIM)
     lead = utf16_len(text[: len(text) - len(text.lstrip(_TRIM))])
     total = utf16_len(stripped)
@@ -603,13 +662,15 @@ def _trim(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
     return stripped, result
 
 
-def parse_text(text: str, parse_mode: str | None = None, entities: Any = None) -> tuple[str, list[dict]]:
-    """Turn a Bot API text (+ ``parse_mode`` or ``entities``) into (plain text, entities) as displayed.
+def parse_text(
+    text: str, parse_mode: str | None = None, entities: Any = None
+) -> tuple[str, list[dict]]:
+    """Turn a Bot API text (+ ``parse_mode`` or ``entities``) into (plain text, entities) as shown.
 
     ``parse_mode`` is ``MarkdownV2``, ``HTML`` or ``Markdown`` (case-insensitive) and, when given,
     wins over ``entities`` (as in the official server's ``get_formatted_text``). Entity offsets and
     lengths are UTF-16 code units. The result is trimmed of leading/trailing whitespace.
-    Raises :class:`EntityError` (a markup or entity problem) or :class:`ApiError` (unknown parse_mode).
+    Raises :class:`EntityError` (bad markup or entities) or :class:`ApiError` (unknown parse_mode).
     """
     mode = (parse_mode or "").lower()
     if mode == "markdownv2":
@@ -636,7 +697,7 @@ class Call:
 
     method: str  # canonical camelCase name, e.g. "editMessageText"
     params: dict  # decoded parameters (JSON-string fields decoded to objects; uploads as bytes)
-    time: float  # server clock (the injected ``clock``, time.monotonic by default) when received, seconds
+    time: float  # server clock (``clock``, time.monotonic by default) at receipt, seconds
     chat_id: int | None
     status: int  # HTTP status answered
     description: str | None  # error description when not ok
@@ -692,9 +753,9 @@ def _image_size(data: bytes) -> tuple[int, int]:
     if data[:2] == b"\xff\xd8":
         i = 2
         while i + 9 < len(data) and data[i] == 0xFF:
-            marker, size = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
+            marker, size = data[i + 1], struct.unpack(">H", data[i + 2 : i + 4])[0]
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                height, width = struct.unpack(">HH", data[i + 5:i + 9])
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
                 return width, height
             i += 2 + size
     return 512, 512
@@ -702,15 +763,24 @@ def _image_size(data: bytes) -> tuple[int, int]:
 
 def tiny_png(width: int = 1, height: int = 1) -> bytes:
     """A valid grey PNG of ``width`` x ``height`` pixels (the default bytes of a user's photo)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
     rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _coerce(name: str, value: Any) -> Any:
-    """Decode one form/query field the way the Bot API reads it (PTB sends objects as JSON strings)."""
+    """Decode one form/query field as the Bot API reads it (PTB sends objects as JSON strings)."""
     if not isinstance(value, str):
         return value
     if name in _JSON_FIELDS:
@@ -746,11 +816,12 @@ class FakeTelegram:
     Flood control (token buckets, one token per write): per private chat (``chat_id > 0``)
     ``private_burst`` tokens refilled at ``private_rate`` tokens/s; per group (``chat_id < 0``)
     ``group_burst`` at ``group_rate``; per bot (all chats) ``bot_burst`` at ``bot_rate``. A write
-    (:data:`WRITES`) takes one token from its chat's bucket and one from the bot's; if either is empty
-    the answer is HTTP 429 ``Too Many Requests: retry after N`` with ``parameters.retry_after = N``
-    and a ``Retry-After: N`` header, ``N = ceil(seconds until a token) >= 1``, and nothing is
-    consumed. A write that fails for another reason consumes nothing either. ``flood=False`` turns
-    it off. ``clock`` (seconds, ``time.monotonic`` by default) drives the buckets and ``Call.time``.
+    (:data:`WRITES`) takes one token from its chat's bucket and one from the bot's; if either is
+    empty the answer is HTTP 429 ``Too Many Requests: retry after N`` with
+    ``parameters.retry_after = N`` and a ``Retry-After: N`` header,
+    ``N = ceil(seconds until a token) >= 1``, and nothing is consumed. A write that fails for
+    another reason consumes nothing either. ``flood=False`` turns it off. ``clock`` (seconds,
+    ``time.monotonic`` by default) drives the buckets and ``Call.time``.
 
     Use as ``async with FakeTelegram() as tg:`` or with :meth:`start` / :meth:`stop`.
     """
@@ -780,7 +851,9 @@ class FakeTelegram:
         self.base_url = ""
         self.base_file_url = ""
         self.calls: list[Call] = []
-        self.drafts: list[dict] = []  # every accepted sendMessageDraft: chat_id, draft_id, text, entities, ...
+        self.drafts: list[
+            dict
+        ] = []  # every accepted sendMessageDraft: chat_id, draft_id, text, entities, ...
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self._chats: dict[int, dict] = {}
@@ -808,7 +881,9 @@ class FakeTelegram:
         self._bot_bucket: TokenBucket | None = None
         self._commands: dict[str, list] = {}
         self._methods = {
-            name[3:].lower(): (name[3:], getattr(self, name)) for name in dir(self) if name.startswith("_m_")
+            name[3:].lower(): (name[3:], getattr(self, name))
+            for name in dir(self)
+            if name.startswith("_m_")
         }
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -837,7 +912,7 @@ class FakeTelegram:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeTelegram:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -846,17 +921,30 @@ class FakeTelegram:
 
     # ---- the user's side ---------------------------------------------------------------------
 
-    def add_chat(self, chat_id: int, *, chat_type: str = "private", title: str | None = None,
-                 is_forum: bool = False, username: str = "alice", first_name: str = "Alice") -> dict:
-        """Make a chat known (the bot may then write to it) without queuing an update; returns the Chat dict.
+    def add_chat(
+        self,
+        chat_id: int,
+        *,
+        chat_type: str = "private",
+        title: str | None = None,
+        is_forum: bool = False,
+        username: str = "alice",
+        first_name: str = "Alice",
+    ) -> dict:
+        """Make a chat known (the bot may then write to it) without queuing an update.
 
-        ``chat_type`` is ``private`` (``chat_id > 0``), ``group`` or ``supergroup`` (``chat_id < 0``);
-        raises ValueError otherwise.
+        ``chat_type`` is ``private`` (``chat_id > 0``), ``group`` or ``supergroup``
+        (``chat_id < 0``); raises ValueError otherwise. Returns the Chat dict.
         """
         if chat_type == "private":
             if chat_id <= 0:
                 raise ValueError(f"a private chat needs a positive id, got {chat_id}")
-            chat = {"id": chat_id, "type": "private", "first_name": first_name, "username": username}
+            chat = {
+                "id": chat_id,
+                "type": "private",
+                "first_name": first_name,
+                "username": username,
+            }
         elif chat_type in ("group", "supergroup"):
             if chat_id >= 0:
                 raise ValueError(f"a {chat_type} needs a negative id, got {chat_id}")
@@ -889,7 +977,7 @@ class FakeTelegram:
         username: str = "alice",
         first_name: str = "Alice",
     ) -> dict:
-        """The user sends a message: store it in the chat and queue a ``message`` update; returns the update dict.
+        """The user sends a message: store it and queue a ``message`` update; returns the update.
 
         ``user_id`` defaults to ``chat_id`` in private chats and is required in groups (ValueError).
         A text starting with ``/`` gets a ``bot_command`` entity (as Telegram adds). ``photo``,
@@ -901,10 +989,25 @@ class FakeTelegram:
                 raise ValueError("user_id is required for group chats")
             user_id = chat_id
         existing = self._chats.get(chat_id)
-        if existing is None or existing["type"] != chat_type or bool(existing.get("is_forum")) != is_forum:
-            self.add_chat(chat_id, chat_type=chat_type, title=title, is_forum=is_forum,
-                          username=username, first_name=first_name)
-        self._users[user_id] = {"id": user_id, "is_bot": False, "first_name": first_name, "username": username}
+        if (
+            existing is None
+            or existing["type"] != chat_type
+            or bool(existing.get("is_forum")) != is_forum
+        ):
+            self.add_chat(
+                chat_id,
+                chat_type=chat_type,
+                title=title,
+                is_forum=is_forum,
+                username=username,
+                first_name=first_name,
+            )
+        self._users[user_id] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "username": username,
+        }
         self._last_user[chat_id] = user_id
         found = list(entities or [])
         if text is not None and found:
@@ -921,7 +1024,9 @@ class FakeTelegram:
             kind, file_id = "sticker", self._register_file(tiny_png(512, 512), "stickers", "webp")
         elif voice is not False:
             kind = "voice"
-            file_id = self._register_file(voice if isinstance(voice, bytes) else b"OggS\0fake-voice", "voice", "oga")
+            file_id = self._register_file(
+                voice if isinstance(voice, bytes) else b"OggS\0fake-voice", "voice", "oga"
+            )
         elif document is not False:
             kind = "document"
             data = document if isinstance(document, bytes) else b"fake document\n"
@@ -929,18 +1034,27 @@ class FakeTelegram:
         if kind == "text" and text is None:
             raise ValueError("a text message needs text")
         message = self._new_message(
-            chat_id, from_bot=False, kind=kind, text=text if kind == "text" else None,
-            entities=found if kind == "text" else [], caption=caption if kind != "text" else None,
-            photo=photo_bytes, photo_file_id=file_id if kind == "photo" else None,
-            file_id=file_id if kind != "photo" else None, user_id=user_id,
-            message_thread_id=message_thread_id, reply_to_message_id=reply_to_message_id,
+            chat_id,
+            from_bot=False,
+            kind=kind,
+            text=text if kind == "text" else None,
+            entities=found if kind == "text" else [],
+            caption=caption if kind != "text" else None,
+            photo=photo_bytes,
+            photo_file_id=file_id if kind == "photo" else None,
+            file_id=file_id if kind != "photo" else None,
+            user_id=user_id,
+            message_thread_id=message_thread_id,
+            reply_to_message_id=reply_to_message_id,
         )
         if kind != "text" and caption and entities:
             message.caption_entities = check_entities(caption, entities)
         return self._queue({"message": self._message_dict(message)})
 
-    def press_button(self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None) -> dict:
-        """The user presses an inline button with callback ``data``: queue a ``callback_query`` update and return it.
+    def press_button(
+        self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None
+    ) -> dict:
+        """The user presses an inline button: queue a ``callback_query`` update; returns it.
 
         ``user_id`` defaults to ``chat_id`` in private chats, else to the chat's last sender.
         Raises ValueError for an unknown message or user.
@@ -952,21 +1066,37 @@ class FakeTelegram:
             user_id = chat_id if chat_id > 0 else self._last_user.get(chat_id)
             if user_id is None:
                 raise ValueError("user_id is required: nobody has written in this group yet")
-        user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "User"})
+        user = self._users.setdefault(
+            user_id, {"id": user_id, "is_bot": False, "first_name": "User"}
+        )
         query_id = str(next(self._callback_ids))
-        self._callback_queries[query_id] = {"answered": False, "chat_id": chat_id, "message_id": message_id}
-        query = {"id": query_id, "from": user, "chat_instance": f"ci{chat_id}",
-                 "message": self._message_dict(message), "data": data}
+        self._callback_queries[query_id] = {
+            "answered": False,
+            "chat_id": chat_id,
+            "message_id": message_id,
+        }
+        query = {
+            "id": query_id,
+            "from": user,
+            "chat_instance": f"ci{chat_id}",
+            "message": self._message_dict(message),
+            "data": data,
+        }
         return self._queue({"callback_query": query})
 
     def block(self, chat_id: int) -> None:
-        """The user blocks the bot: writes to ``chat_id`` then fail with 403 ``Forbidden: bot was blocked by the user``."""
+        """The user blocks the bot: writes to ``chat_id`` then fail with 403 ``ERR_BLOCKED``."""
         self._blocked.add(chat_id)
 
     # ---- what the user sees ------------------------------------------------------------------
 
-    def messages(self, chat_id: int, *, message_thread_id: int | None = _EVERY_THREAD) -> list[FakeMessage]:
-        """Every message of the chat in order (both sides); ``message_thread_id`` filters one thread (None: no thread)."""
+    def messages(
+        self, chat_id: int, *, message_thread_id: int | None = _EVERY_THREAD
+    ) -> list[FakeMessage]:
+        """Every message of the chat in order (both sides).
+
+        ``message_thread_id`` keeps one thread (None: messages outside threads); default: all.
+        """
         found = sorted(self._messages.get(chat_id, {}).values(), key=lambda m: m.message_id)
         if message_thread_id is _EVERY_THREAD:
             return found
@@ -979,8 +1109,12 @@ class FakeTelegram:
     def calls_for(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         """Recorded calls, optionally of one method (case-insensitive) and/or one chat."""
         wanted = method.lower() if method else None
-        return [c for c in self.calls
-                if (wanted is None or c.method.lower() == wanted) and (chat_id is None or c.chat_id == chat_id)]
+        return [
+            c
+            for c in self.calls
+            if (wanted is None or c.method.lower() == wanted)
+            and (chat_id is None or c.chat_id == chat_id)
+        ]
 
     def count_429(self) -> int:
         """How many calls were answered with HTTP 429."""
@@ -997,7 +1131,9 @@ class FakeTelegram:
         return list(self._updates)
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Wait (real time, at most ``timeout`` seconds) until ``predicate()`` is true; else raise TimeoutError.
+        """Wait until ``predicate()`` is true, at most ``timeout`` seconds (real time).
+
+        Raises TimeoutError naming the predicate and the last calls.
 
         The predicate is checked after every answered call and queued update, and every 50 ms.
         """
@@ -1007,7 +1143,8 @@ class FakeTelegram:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 recent = ", ".join(
-                    f"{c.method}({c.chat_id})->{c.status}" + (f" {c.description!r}" if c.description else "")
+                    f"{c.method}({c.chat_id})->{c.status}"
+                    + (f" {c.description!r}" if c.description else "")
                     for c in self.calls[-8:]
                 )
                 name = getattr(predicate, "__qualname__", repr(predicate))
@@ -1023,8 +1160,15 @@ class FakeTelegram:
 
     # ---- fault injection ---------------------------------------------------------------------
 
-    def set_failure(self, method: str, *, status: int, description: str, retry_after: int | None = None,
-                    times: int = 1) -> None:
+    def set_failure(
+        self,
+        method: str,
+        *,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next ``times`` calls of ``method`` with this error (flood buckets untouched).
 
         ``retry_after`` (seconds) adds ``parameters.retry_after`` (PTB raises RetryAfter for it).
@@ -1069,15 +1213,25 @@ class FakeTelegram:
             error = exc
         except _ClientGone:
             return web.Response(status=499)  # nobody reads it: a long poll whose client went away
-        self.calls.append(Call(
-            method=method, params=params, time=received, chat_id=_as_int(params.get("chat_id")),
-            status=error.status if error else 200, description=error.description if error else None,
-            retry_after=error.retry_after if error else None,
-        ))
+        self.calls.append(
+            Call(
+                method=method,
+                params=params,
+                time=received,
+                chat_id=_as_int(params.get("chat_id")),
+                status=error.status if error else 200,
+                description=error.description if error else None,
+                retry_after=error.retry_after if error else None,
+            )
+        )
         self._notify()
         if error is None:
             return web.json_response({"ok": True, "result": result})
-        body: dict[str, Any] = {"ok": False, "error_code": error.status, "description": error.description}
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": error.status,
+            "description": error.description,
+        }
         headers = {}
         if error.retry_after is not None:
             body["parameters"] = {"retry_after": error.retry_after}
@@ -1087,11 +1241,15 @@ class FakeTelegram:
     async def _handle_file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
         if request.match_info["token"] != self.token or path not in self._file_paths:
-            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
         return web.Response(body=self._files[self._file_paths[path]]["data"])
 
     async def _handle_unknown(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return web.json_response(
+            {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+        )
 
     async def _read_params(self, request: web.Request) -> dict:
         raw: dict[str, Any] = dict(request.query)
@@ -1109,8 +1267,9 @@ class FakeTelegram:
                     raw[key] = value.file.read() if isinstance(value, web.FileField) else value
         return {key: _coerce(key, value) for key, value in raw.items()}
 
-    async def _with_flood_control(self, method: str, handler: Callable, params: dict,
-                                  request: web.Request) -> Any:
+    async def _with_flood_control(
+        self, method: str, handler: Callable, params: dict, request: web.Request
+    ) -> Any:
         if method == "getUpdates":
             return await handler(params, request)
         if not self.flood or method not in WRITES:
@@ -1122,8 +1281,11 @@ class FakeTelegram:
         chat_id = _as_int(params.get("chat_id"))
         if chat_id is not None:
             if chat_id not in self._chat_buckets:
-                capacity, rate = ((self.private_burst, self.private_rate) if chat_id > 0
-                                  else (self.group_burst, self.group_rate))
+                capacity, rate = (
+                    (self.private_burst, self.private_rate)
+                    if chat_id > 0
+                    else (self.group_burst, self.group_rate)
+                )
                 self._chat_buckets[chat_id] = TokenBucket(capacity, rate, now)
             buckets.append(self._chat_buckets[chat_id])
         wait = max(bucket.wait(now) for bucket in buckets)
@@ -1164,24 +1326,51 @@ class FakeTelegram:
         message_id = self._next_message_id.get(chat_id, 1)
         self._next_message_id[chat_id] = message_id + 1
         fields.setdefault("entities", [])
-        for name in ("text", "caption", "photo", "photo_file_id", "reply_markup", "message_thread_id",
-                     "reply_to_message_id"):
+        for name in (
+            "text",
+            "caption",
+            "photo",
+            "photo_file_id",
+            "reply_markup",
+            "message_thread_id",
+            "reply_to_message_id",
+        ):
             fields.setdefault(name, None)
-        message = FakeMessage(message_id=message_id, chat_id=chat_id, edits=0, sent_at=self.clock(),
-                              edited_at=None, date=int(time.time()), **fields)
+        message = FakeMessage(
+            message_id=message_id,
+            chat_id=chat_id,
+            edits=0,
+            sent_at=self.clock(),
+            edited_at=None,
+            date=int(time.time()),
+            **fields,
+        )
         self._messages.setdefault(chat_id, {})[message_id] = message
         return message
 
     def _bot_user(self) -> dict:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "Test LLM Bot", "username": "test_llm_bot"}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Test LLM Bot",
+            "username": "test_llm_bot",
+        }
 
     def _file_dict(self, file_id: str) -> dict:
         info = self._files[file_id]
-        return {"file_id": file_id, "file_unique_id": info["unique"], "file_size": len(info["data"])}
+        return {
+            "file_id": file_id,
+            "file_unique_id": info["unique"],
+            "file_size": len(info["data"]),
+        }
 
     def _message_dict(self, message: FakeMessage, *, nested: bool = True) -> dict:
         chat = self._chats[message.chat_id]
-        result: dict[str, Any] = {"message_id": message.message_id, "date": message.date, "chat": dict(chat)}
+        result: dict[str, Any] = {
+            "message_id": message.message_id,
+            "date": message.date,
+            "chat": dict(chat),
+        }
         result["from"] = self._bot_user() if message.from_bot else self._users[message.user_id]
         if message.message_thread_id is not None:
             result["message_thread_id"] = message.message_thread_id
@@ -1197,15 +1386,31 @@ class FakeTelegram:
                 result["caption_entities"] = message.caption_entities
         if message.kind == "photo" and message.photo_file_id:
             width, height = _image_size(self._files[message.photo_file_id]["data"])
-            result["photo"] = [{**self._file_dict(message.photo_file_id), "width": width, "height": height}]
+            result["photo"] = [
+                {**self._file_dict(message.photo_file_id), "width": width, "height": height}
+            ]
         elif message.kind == "sticker":
-            result["sticker"] = {**self._file_dict(message.file_id), "type": "regular", "width": 512,
-                                 "height": 512, "is_animated": False, "is_video": False, "emoji": "🙂"}
+            result["sticker"] = {
+                **self._file_dict(message.file_id),
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "emoji": "🙂",
+            }
         elif message.kind == "voice":
-            result["voice"] = {**self._file_dict(message.file_id), "duration": 1, "mime_type": "audio/ogg"}
+            result["voice"] = {
+                **self._file_dict(message.file_id),
+                "duration": 1,
+                "mime_type": "audio/ogg",
+            }
         elif message.kind == "document":
-            result["document"] = {**self._file_dict(message.file_id), "file_name": "document.txt",
-                                  "mime_type": "text/plain"}
+            result["document"] = {
+                **self._file_dict(message.file_id),
+                "file_name": "document.txt",
+                "mime_type": "text/plain",
+            }
         if message.reply_markup is not None:
             result["reply_markup"] = message.reply_markup
         if message.edited_at is not None:
@@ -1224,7 +1429,9 @@ class FakeTelegram:
             raise ApiError(403, ERR_BLOCKED)
         return chat_id
 
-    def _formatted(self, text: Any, parse_mode: Any, entities: Any, *, caption: bool = False) -> tuple[str, list]:
+    def _formatted(
+        self, text: Any, parse_mode: Any, entities: Any, *, caption: bool = False
+    ) -> tuple[str, list]:
         if text is None or text == "":
             if caption:
                 return "", []
@@ -1240,7 +1447,7 @@ class FakeTelegram:
         return plain, found
 
     def _markup(self, params: dict) -> dict | None:
-        """The inline keyboard to attach (other keyboards are accepted but not part of the message)."""
+        """The inline keyboard to attach (other keyboards are accepted, not kept on the message)."""
         markup = params.get("reply_markup")
         if markup is None:
             return None
@@ -1250,11 +1457,17 @@ class FakeTelegram:
             return None
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad("Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays")
+            raise _bad(
+                'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an Array '
+                "of Arrays"
+            )
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not button.get("text"):
-                    raise _bad("Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                    raise _bad(
+                        "Bad Request: can't parse inline keyboard button: Text buttons are "
+                        "unallowed in the inline keyboard"
+                    )
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(str(data).encode()) <= 64:
                     raise _bad("Bad Request: BUTTON_DATA_INVALID")
@@ -1262,13 +1475,18 @@ class FakeTelegram:
 
     def _reply_target(self, chat_id: int, params: dict) -> int | None:
         reply = params.get("reply_parameters")
-        target = reply.get("message_id") if isinstance(reply, dict) else params.get("reply_to_message_id")
+        target = (
+            reply.get("message_id")
+            if isinstance(reply, dict)
+            else params.get("reply_to_message_id")
+        )
         if target is None:
             return None
         if target in self._messages.get(chat_id, {}):
             return target
         lenient = params.get("allow_sending_without_reply") or (
-            isinstance(reply, dict) and reply.get("allow_sending_without_reply"))
+            isinstance(reply, dict) and reply.get("allow_sending_without_reply")
+        )
         if lenient:
             return None
         raise _bad(ERR_REPLY_NOT_FOUND)
@@ -1286,13 +1504,14 @@ class FakeTelegram:
         return self._message_dict(message)
 
     async def _fetch(self, url: str, limit: int) -> bytes | None:
-        """Telegram downloads a file given by URL; only loopback URLs are fetched (no internet in tests)."""
+        """Telegram downloads a file given by URL; only loopback URLs are fetched (no internet)."""
         if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
             return None
         try:
-            async with aiohttp.ClientSession() as session, session.get(
-                url, timeout=aiohttp.ClientTimeout(total=10)
-            ) as response:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response,
+            ):
                 if response.status != 200:
                     raise _bad(ERR_URL_CONTENT)
                 data = await response.read()
@@ -1302,16 +1521,22 @@ class FakeTelegram:
             raise _bad(ERR_URL_CONTENT)
         return data
 
-    async def _media(self, value: Any, folder: str, extension: str, limit: int) -> tuple[str, bytes | None, str | None]:
-        """Resolve an upload (bytes), a known file_id or a URL; returns (file_id, bytes or None, url or None)."""
+    async def _media(
+        self, value: Any, folder: str, extension: str, limit: int
+    ) -> tuple[str, bytes | None, str | None]:
+        """Resolve an upload (bytes), a known file_id or a URL into (file_id, bytes?, url?)."""
         if isinstance(value, bytes):
             if len(value) > limit:
-                raise _bad(ERR_PHOTO_TOO_BIG if folder == "photos" else "Bad Request: file is too big")
+                raise _bad(
+                    ERR_PHOTO_TOO_BIG if folder == "photos" else "Bad Request: file is too big"
+                )
             return self._register_file(value, folder, extension), value, None
         if isinstance(value, str) and value in self._files:
             return value, self._files[value]["data"], None
         if isinstance(value, str) and value.startswith(("http://", "https://")):
-            data = await self._fetch(value, PHOTO_URL_LIMIT if folder == "photos" else 20 * 1024 * 1024)
+            data = await self._fetch(
+                value, PHOTO_URL_LIMIT if folder == "photos" else 20 * 1024 * 1024
+            )
             return self._register_file(data or b"", folder, extension), data, value
         if value in (None, ""):
             raise _bad(f"Bad Request: there is no {folder.rstrip('s')} in the request")
@@ -1320,11 +1545,15 @@ class FakeTelegram:
     # ---- Bot API methods (each ``_m_<name>`` answers ``<name>``; raise ApiError to fail) -------
 
     async def _m_getMe(self, params: dict) -> dict:
-        return {**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     async def _m_getUpdates(self, params: dict, request: web.Request | None = None) -> list[dict]:
-        """Long polling: confirm below ``offset``, answer at once if an update is queued, else wait ``timeout`` s."""
+        """Long polling: confirm below ``offset``; answer on an update or after ``timeout`` s."""
         if self._webhook_url:
             raise ApiError(409, ERR_CONFLICT_WEBHOOK)
         offset = _as_int(params.get("offset"))
@@ -1334,20 +1563,29 @@ class FakeTelegram:
         if isinstance(allowed, list):
             self._allowed_updates = set(allowed) or None
         if offset is not None:
-            self._updates = (self._updates[offset:] if offset < 0
-                             else [u for u in self._updates if u["update_id"] >= offset])
+            self._updates = (
+                self._updates[offset:]
+                if offset < 0
+                else [u for u in self._updates if u["update_id"] >= offset]
+            )
         self._poll_generation += 1
         generation = self._poll_generation
         self._notify()  # an earlier poll still waiting now ends with 409
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, float(timeout))
         while True:
-            if request is not None and (request.transport is None or request.transport.is_closing()):
+            if request is not None and (
+                request.transport is None or request.transport.is_closing()
+            ):
                 raise _ClientGone  # the client gave up on this poll (e.g. PTB stopped polling)
             if generation != self._poll_generation:
                 raise ApiError(409, ERR_CONFLICT_POLL)
-            ready = [u for u in self._updates
-                     if self._allowed_updates is None or any(k in self._allowed_updates for k in u if k != "update_id")]
+            ready = [
+                u
+                for u in self._updates
+                if self._allowed_updates is None
+                or any(k in self._allowed_updates for k in u if k != "update_id")
+            ]
             if ready or self._stopping:
                 return ready[:limit]
             remaining = deadline - loop.time()
@@ -1373,8 +1611,11 @@ class FakeTelegram:
         return True
 
     async def _m_getWebhookInfo(self, params: dict) -> dict:
-        return {"url": self._webhook_url, "has_custom_certificate": False,
-                "pending_update_count": len(self._updates)}
+        return {
+            "url": self._webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
 
     @staticmethod
     def _commands_key(params: dict) -> str:
@@ -1386,7 +1627,9 @@ class FakeTelegram:
         if not isinstance(commands, list) or len(commands) > 100:
             raise _bad("Bad Request: can't parse commands JSON object")
         for command in commands:
-            if not isinstance(command, dict) or not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+            if not isinstance(command, dict) or not re.fullmatch(
+                r"[a-z0-9_]{1,32}", str(command.get("command", ""))
+            ):
                 raise _bad("Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise _bad("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
@@ -1404,12 +1647,20 @@ class FakeTelegram:
 
     async def _m_sendMessage(self, params: dict) -> dict:
         chat_id = self._writable_chat(params)
-        text, entities = self._formatted(params.get("text"), params.get("parse_mode"), params.get("entities"))
+        text, entities = self._formatted(
+            params.get("text"), params.get("parse_mode"), params.get("entities")
+        )
         markup = self._markup(params)
         reply_to = self._reply_target(chat_id, params)
         message = self._new_message(
-            chat_id, from_bot=True, kind="text", text=text, entities=entities, reply_markup=markup,
-            message_thread_id=_as_int(params.get("message_thread_id")), reply_to_message_id=reply_to,
+            chat_id,
+            from_bot=True,
+            kind="text",
+            text=text,
+            entities=entities,
+            reply_markup=markup,
+            message_thread_id=_as_int(params.get("message_thread_id")),
+            reply_to_message_id=reply_to,
         )
         return self._message_dict(message)
 
@@ -1421,7 +1672,9 @@ class FakeTelegram:
             raise _bad(ERR_CANT_EDIT)
         if message.kind != "text":
             raise _bad(ERR_NO_TEXT_TO_EDIT)
-        text, entities = self._formatted(params.get("text"), params.get("parse_mode"), params.get("entities"))
+        text, entities = self._formatted(
+            params.get("text"), params.get("parse_mode"), params.get("entities")
+        )
         markup = self._markup(params)
         if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
             raise _bad(ERR_NOT_MODIFIED)
@@ -1434,12 +1687,24 @@ class FakeTelegram:
             raise _bad(ERR_CANT_EDIT)
         if message.kind == "text":
             raise _bad("Bad Request: there is no caption in the message to edit")
-        caption, entities = self._formatted(params.get("caption"), params.get("parse_mode"),
-                                            params.get("caption_entities"), caption=True)
+        caption, entities = self._formatted(
+            params.get("caption"),
+            params.get("parse_mode"),
+            params.get("caption_entities"),
+            caption=True,
+        )
         markup = self._markup(params)
-        if (caption or None, entities, markup) == (message.caption, message.caption_entities, message.reply_markup):
+        if (caption or None, entities, markup) == (
+            message.caption,
+            message.caption_entities,
+            message.reply_markup,
+        ):
             raise _bad(ERR_NOT_MODIFIED)
-        message.caption, message.caption_entities, message.reply_markup = caption or None, entities, markup
+        message.caption, message.caption_entities, message.reply_markup = (
+            caption or None,
+            entities,
+            markup,
+        )
         return self._edited(message)
 
     async def _m_editMessageReplyMarkup(self, params: dict) -> dict:
@@ -1457,18 +1722,31 @@ class FakeTelegram:
         del self._messages[message.chat_id][message.message_id]
         return True
 
-    async def _send_media(self, params: dict, kind: str, folder: str, extension: str, limit: int) -> dict:
+    async def _send_media(
+        self, params: dict, kind: str, folder: str, extension: str, limit: int
+    ) -> dict:
         chat_id = self._writable_chat(params)
-        caption, entities = self._formatted(params.get("caption"), params.get("parse_mode"),
-                                            params.get("caption_entities"), caption=True)
+        caption, entities = self._formatted(
+            params.get("caption"),
+            params.get("parse_mode"),
+            params.get("caption_entities"),
+            caption=True,
+        )
         markup = self._markup(params)
         reply_to = self._reply_target(chat_id, params)
         file_id, data, url = await self._media(params.get(kind), folder, extension, limit)
         message = self._new_message(
-            chat_id, from_bot=True, kind=kind, caption=caption or None, caption_entities=entities,
-            photo=data if kind == "photo" else None, photo_file_id=file_id if kind == "photo" else None,
-            file_id=file_id if kind != "photo" else None, photo_url=url if kind == "photo" else None,
-            reply_markup=markup, message_thread_id=_as_int(params.get("message_thread_id")),
+            chat_id,
+            from_bot=True,
+            kind=kind,
+            caption=caption or None,
+            caption_entities=entities,
+            photo=data if kind == "photo" else None,
+            photo_file_id=file_id if kind == "photo" else None,
+            file_id=file_id if kind != "photo" else None,
+            photo_url=url if kind == "photo" else None,
+            reply_markup=markup,
+            message_thread_id=_as_int(params.get("message_thread_id")),
             reply_to_message_id=reply_to,
         )
         return self._message_dict(message)
@@ -1489,11 +1767,13 @@ class FakeTelegram:
         query = self._callback_queries.get(str(params.get("callback_query_id")))
         if query is None or query["answered"]:
             raise _bad(ERR_OLD_QUERY)
-        query.update(answered=True, text=params.get("text"), show_alert=bool(params.get("show_alert")))
+        query.update(
+            answered=True, text=params.get("text"), show_alert=bool(params.get("show_alert"))
+        )
         return True
 
     async def _m_sendMessageDraft(self, params: dict) -> bool:
-        """Record a draft (Bot API 9.3+): private chats only, non-zero ``draft_id``, optional text; no message."""
+        """Record a draft (Bot API 9.3+): private chats, non-zero ``draft_id``, optional text."""
         chat_id = self._writable_chat(params)
         if self._chats[chat_id]["type"] != "private":
             raise _bad(ERR_DRAFT_CHAT)
@@ -1502,9 +1782,19 @@ class FakeTelegram:
             raise _bad(ERR_DRAFT_ID)
         text, entities = "", []
         if params.get("text"):
-            text, entities = self._formatted(params["text"], params.get("parse_mode"), params.get("entities"))
-        self.drafts.append({"chat_id": chat_id, "draft_id": draft_id, "text": text, "entities": entities,
-                            "message_thread_id": _as_int(params.get("message_thread_id")), "time": self.clock()})
+            text, entities = self._formatted(
+                params["text"], params.get("parse_mode"), params.get("entities")
+            )
+        self.drafts.append(
+            {
+                "chat_id": chat_id,
+                "draft_id": draft_id,
+                "text": text,
+                "entities": entities,
+                "message_thread_id": _as_int(params.get("message_thread_id")),
+                "time": self.clock(),
+            }
+        )
         return True
 
     async def _m_getFile(self, params: dict) -> dict:
@@ -1528,7 +1818,9 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m tests.fakes.telegram [--port N] [--no-flood]``: serve until Ctrl-C."""
     parser = argparse.ArgumentParser(description="Serve the fake Telegram Bot API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a random free one)")
-    parser.add_argument("--no-flood", action="store_true", help="turn flood control (429 answers) off")
+    parser.add_argument(
+        "--no-flood", action="store_true", help="turn flood control (429 answers) off"
+    )
     args = parser.parse_args(argv)
     try:
         asyncio.run(_serve(args.port, not args.no_flood))

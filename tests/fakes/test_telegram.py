@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
-import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -13,7 +12,14 @@ import aiohttp
 import pytest
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 
 from tests.fakes.conftest import ManualClock
 from tests.fakes.telegram import FakeTelegram, check_entities, parse_text, utf16_len
@@ -30,7 +36,9 @@ async def flood_fake(clock: ManualClock) -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def flood_bot(flood_fake: FakeTelegram) -> AsyncIterator[telegram.Bot]:
-    client = telegram.Bot(flood_fake.token, base_url=flood_fake.base_url, base_file_url=flood_fake.base_file_url)
+    client = telegram.Bot(
+        flood_fake.token, base_url=flood_fake.base_url, base_file_url=flood_fake.base_file_url
+    )
     async with client:
         yield client
 
@@ -40,23 +48,37 @@ async def flood_bot(flood_fake: FakeTelegram) -> AsyncIterator[telegram.Bot]:
 
 async def test_get_me_describes_the_bot(bot: telegram.Bot, fake: FakeTelegram) -> None:
     me = await bot.get_me()
-    assert (me.id, me.is_bot, me.username, me.first_name) == (123456, True, "test_llm_bot", "Test LLM Bot")
+    assert (me.id, me.is_bot, me.username, me.first_name) == (
+        123456,
+        True,
+        "test_llm_bot",
+        "Test LLM Bot",
+    )
     assert fake.bot_id == 123456
     assert fake.base_url.startswith("http://127.0.0.1:") and fake.base_url.endswith("/bot")
 
 
-async def test_long_poll_returns_a_queued_update_and_offset_confirms_it(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_long_poll_returns_a_queued_update_and_offset_confirms_it(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     sent = fake.send_message(CHAT, "hello")
     updates = await bot.get_updates(timeout=5)
     assert [u.update_id for u in updates] == [sent["update_id"]]
     message = updates[0].message
-    assert (message.text, message.chat.id, message.chat.type, message.from_user.id) == ("hello", CHAT, "private", CHAT)
+    assert (message.text, message.chat.id, message.chat.type, message.from_user.id) == (
+        "hello",
+        CHAT,
+        "private",
+        CHAT,
+    )
     assert await bot.get_updates(timeout=0) != []  # not confirmed yet: delivered again
     assert await bot.get_updates(offset=sent["update_id"] + 1, timeout=0) == ()
     assert fake.pending_updates == []
 
 
-async def test_long_poll_answers_as_soon_as_an_update_is_queued(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_long_poll_answers_as_soon_as_an_update_is_queued(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     poll = asyncio.create_task(bot.get_updates(timeout=30))
     await fake.wait_for(lambda: fake.long_polls_waiting == 1)
     assert not poll.done()
@@ -69,17 +91,26 @@ async def test_limit_and_allowed_updates(bot: telegram.Bot, fake: FakeTelegram) 
     first = fake.send_message(CHAT, "one")
     fake.send_message(CHAT, "two")
     assert [u.message.text for u in await bot.get_updates(limit=1)] == ["one"]
-    menu = await bot.send_message(CHAT, "pick", reply_markup=InlineKeyboardMarkup(
-        [[InlineKeyboardButton("A", callback_data="a")]]))
+    menu = await bot.send_message(
+        CHAT,
+        "pick",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]]),
+    )
     fake.press_button(CHAT, menu.message_id, "a")
-    only_queries = await bot.get_updates(offset=first["update_id"], allowed_updates=["callback_query"])
+    only_queries = await bot.get_updates(
+        offset=first["update_id"], allowed_updates=["callback_query"]
+    )
     assert [u.callback_query.data for u in only_queries] == ["a"]
 
 
-async def test_two_overlapping_long_polls_end_the_first_with_409(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_two_overlapping_long_polls_end_the_first_with_409(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=30))
     await fake.wait_for(lambda: fake.long_polls_waiting == 1)
-    async with telegram.Bot(fake.token, base_url=fake.base_url) as other_instance:  # a second copy of the bot
+    async with telegram.Bot(
+        fake.token, base_url=fake.base_url
+    ) as other_instance:  # a second copy of the bot
         second = asyncio.create_task(other_instance.get_updates(timeout=30))
         with pytest.raises(Conflict, match="terminated by other getUpdates request"):
             await asyncio.wait_for(first, 10)
@@ -88,7 +119,9 @@ async def test_two_overlapping_long_polls_end_the_first_with_409(bot: telegram.B
     assert [c.status for c in fake.calls_for("getUpdates")] == [409, 200]
 
 
-async def test_get_updates_refused_while_a_webhook_is_set(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_get_updates_refused_while_a_webhook_is_set(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     await bot.set_webhook("https://example.invalid/hook")
     assert (await bot.get_webhook_info()).url == "https://example.invalid/hook"
     with pytest.raises(Conflict, match="webhook is active"):
@@ -98,11 +131,19 @@ async def test_get_updates_refused_while_a_webhook_is_set(bot: telegram.Bot, fak
     assert await bot.get_updates() == ()
 
 
-async def test_group_update_carries_the_replied_bot_message(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_group_update_carries_the_replied_bot_message(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     fake.send_message(GROUP, "hi all", chat_type="supergroup", user_id=7, title="Team")
     answer = await bot.send_message(GROUP, "hello Team")
-    fake.send_message(GROUP, "and you?", chat_type="supergroup", user_id=8, reply_to_message_id=answer.message_id,
-                      is_forum=False)
+    fake.send_message(
+        GROUP,
+        "and you?",
+        chat_type="supergroup",
+        user_id=8,
+        reply_to_message_id=answer.message_id,
+        is_forum=False,
+    )
     updates = await bot.get_updates()
     replied = updates[-1].message.reply_to_message
     assert replied is not None and replied.from_user.id == bot.id and replied.text == "hello Team"
@@ -121,18 +162,25 @@ async def test_user_side_validates_its_arguments(fake: FakeTelegram) -> None:
 # ---- messages: state as the user sees it ------------------------------------------------------
 
 
-async def test_send_edit_delete_round_trip(bot: telegram.Bot, fake: FakeTelegram, clock: ManualClock) -> None:
+async def test_send_edit_delete_round_trip(
+    bot: telegram.Bot, fake: FakeTelegram, clock: ManualClock
+) -> None:
     fake.send_message(CHAT, "question")
     sent = await bot.send_message(CHAT, "draft", reply_to_message_id=1)
     assert sent.message_id == 2 and sent.reply_to_message.text == "question"
     clock.advance(2.5)
-    edited = await bot.edit_message_text("final *answer*", CHAT, sent.message_id, parse_mode="MarkdownV2")
+    edited = await bot.edit_message_text(
+        "final *answer*", CHAT, sent.message_id, parse_mode="MarkdownV2"
+    )
     assert edited.text == "final answer" and edited.edit_date is not None
     seen = fake.bot_messages(CHAT)
     assert len(seen) == 1
     message = seen[0]
     assert (message.text, message.entities, message.edits) == (
-        "final answer", [{"type": "bold", "offset": 6, "length": 6}], 1)
+        "final answer",
+        [{"type": "bold", "offset": 6, "length": 6}],
+        1,
+    )
     assert message.edited_at - message.sent_at == 2.5 and message.reply_to_message_id == 1
     assert [m.from_bot for m in fake.messages(CHAT)] == [False, True]
     assert await bot.delete_message(CHAT, sent.message_id) is True
@@ -141,8 +189,12 @@ async def test_send_edit_delete_round_trip(bot: telegram.Bot, fake: FakeTelegram
         await bot.delete_message(CHAT, sent.message_id)
 
 
-async def test_message_ids_are_per_chat_and_threads_filter(bot: telegram.Bot, fake: FakeTelegram) -> None:
-    fake.send_message(GROUP, "in 11", chat_type="supergroup", user_id=7, is_forum=True, message_thread_id=11)
+async def test_message_ids_are_per_chat_and_threads_filter(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
+    fake.send_message(
+        GROUP, "in 11", chat_type="supergroup", user_id=7, is_forum=True, message_thread_id=11
+    )
     fake.add_chat(CHAT)
     reply = await bot.send_message(GROUP, "answer in 11", message_thread_id=11)
     private = await bot.send_message(CHAT, "private one")
@@ -154,7 +206,13 @@ async def test_message_ids_are_per_chat_and_threads_filter(bot: telegram.Bot, fa
 
 async def test_photo_upload_by_bytes_file_id_and_url(bot: telegram.Bot, fake: FakeTelegram) -> None:
     fake.add_chat(CHAT)
-    image = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + b"x" * 100
+    image = (
+        b"\x89PNG\r\n\x1a\n"
+        + b"\0\0\0\rIHDR"
+        + (640).to_bytes(4, "big")
+        + (480).to_bytes(4, "big")
+        + b"x" * 100
+    )
     sent = await bot.send_photo(CHAT, image, caption="a <b>cat</b>", parse_mode="HTML")
     assert (sent.photo[-1].width, sent.photo[-1].height) == (640, 480)
     assert sent.caption == "a cat" and sent.caption_entities[0].type == "bold"
@@ -174,6 +232,7 @@ async def test_photo_by_loopback_url_is_fetched(bot: telegram.Bot, fake: FakeTel
 
     image = b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x20\x00\x40" + b"\0" * 64
     app = web.Application()
+
     async def serve_image(request: web.Request) -> web.Response:
         return web.Response(body=image, content_type="image/jpeg")
 
@@ -194,7 +253,9 @@ async def test_photo_by_loopback_url_is_fetched(bot: telegram.Bot, fake: FakeTel
         await runner.cleanup()
 
 
-async def test_user_photo_can_be_downloaded_with_get_file(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_user_photo_can_be_downloaded_with_get_file(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     picture = b"\x89PNG\r\n\x1a\nuser picture bytes"
     update = fake.send_message(CHAT, None, photo=picture, caption="what is this?")
     file_id = update["message"]["photo"][-1]["file_id"]
@@ -209,10 +270,15 @@ async def test_keyboard_button_press_and_answer(bot: telegram.Bot, fake: FakeTel
     fake.add_chat(CHAT)
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("GPT-4o", callback_data="model:gpt-4o")]])
     menu = await bot.send_message(CHAT, "Pick a model", reply_markup=markup)
-    assert fake.bot_messages(CHAT)[0].reply_markup["inline_keyboard"][0][0]["callback_data"] == "model:gpt-4o"
+    assert (
+        fake.bot_messages(CHAT)[0].reply_markup["inline_keyboard"][0][0]["callback_data"]
+        == "model:gpt-4o"
+    )
     update = fake.press_button(CHAT, menu.message_id, "model:gpt-4o")
     query = (await bot.get_updates())[0].callback_query
-    assert query.id == update["callback_query"]["id"] and query.message.message_id == menu.message_id
+    assert (
+        query.id == update["callback_query"]["id"] and query.message.message_id == menu.message_id
+    )
     assert await bot.answer_callback_query(query.id, text="Model set") is True
     with pytest.raises(BadRequest, match="Query is too old"):
         await bot.answer_callback_query(query.id)
@@ -221,14 +287,21 @@ async def test_keyboard_button_press_and_answer(bot: telegram.Bot, fake: FakeTel
     await bot.edit_message_reply_markup(CHAT, menu.message_id, reply_markup=None)
     assert fake.bot_messages(CHAT)[0].reply_markup is None
     with pytest.raises(BadRequest, match="Button_data_invalid"):
-        await bot.send_message(CHAT, "x", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("long", callback_data="x" * 65)]]))
+        await bot.send_message(
+            CHAT,
+            "x",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("long", callback_data="x" * 65)]]
+            ),
+        )
 
 
 async def test_commands_chat_action_and_draft(bot: telegram.Bot, fake: FakeTelegram) -> None:
     await bot.set_my_commands([("start", "Start"), ("model", "Choose a model")])
     assert [(c.command, c.description) for c in await bot.get_my_commands()] == [
-        ("start", "Start"), ("model", "Choose a model")]
+        ("start", "Start"),
+        ("model", "Choose a model"),
+    ]
     await bot.delete_my_commands()
     assert await bot.get_my_commands() == ()
     with pytest.raises(BadRequest, match="Bot_command_invalid"):
@@ -265,11 +338,16 @@ async def test_text_errors(bot: telegram.Bot, fake: FakeTelegram) -> None:
         await bot.edit_message_text("same", CHAT, sent.message_id)
     assert str(not_modified.value) == (
         "Message is not modified: specified new message content and reply markup are exactly the same "
-        "as a current content and reply markup of the message")
+        "as a current content and reply markup of the message"
+    )
     with pytest.raises(BadRequest, match="Message is not modified"):
-        await bot.edit_message_text("same  ", CHAT, sent.message_id)  # Telegram trims trailing spaces
+        await bot.edit_message_text(
+            "same  ", CHAT, sent.message_id
+        )  # Telegram trims trailing spaces
     calls = fake.calls_for("editMessageText", CHAT)
-    assert calls[-1].status == 400 and calls[-1].description.startswith("Bad Request: message is not modified")
+    assert calls[-1].status == 400 and calls[-1].description.startswith(
+        "Bad Request: message is not modified"
+    )
 
 
 async def test_4096_characters_pass_and_4097_fail(bot: telegram.Bot, fake: FakeTelegram) -> None:
@@ -279,7 +357,9 @@ async def test_4096_characters_pass_and_4097_fail(bot: telegram.Bot, fake: FakeT
         await bot.send_message(CHAT, "я" * 4097)
     emoji = "😀" * 4096  # 4096 code points, 8192 UTF-16 units: still allowed
     await bot.send_message(CHAT, emoji)
-    await bot.send_message(CHAT, "*" + "a" * 4096 + "*", parse_mode="MarkdownV2")  # counted after parsing
+    await bot.send_message(
+        CHAT, "*" + "a" * 4096 + "*", parse_mode="MarkdownV2"
+    )  # counted after parsing
     sent = await bot.send_message(CHAT, "short")
     with pytest.raises(BadRequest, match="^Message is too long$"):
         await bot.edit_message_text("b" * 4097, CHAT, sent.message_id)
@@ -323,12 +403,24 @@ async def test_unknown_method_and_raw_http_forms(fake: FakeTelegram) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/noSuchMethod") as response:
             assert response.status == 404
-            assert await response.json() == {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
-        async with http.get(f"{base}/SENDMESSAGE", params={"chat_id": str(CHAT), "text": "by query"}) as response:
+            assert await response.json() == {
+                "ok": False,
+                "error_code": 404,
+                "description": "Not Found: method not found",
+            }
+        async with http.get(
+            f"{base}/SENDMESSAGE", params={"chat_id": str(CHAT), "text": "by query"}
+        ) as response:
             assert (await response.json())["result"]["text"] == "by query"
-        body = {"chat_id": CHAT, "text": "by json", "entities": [{"type": "bold", "offset": 3, "length": 4}]}
+        body = {
+            "chat_id": CHAT,
+            "text": "by json",
+            "entities": [{"type": "bold", "offset": 3, "length": 4}],
+        }
         async with http.post(f"{base}/sendMessage", json=body) as response:
-            assert (await response.json())["result"]["entities"] == [{"type": "bold", "offset": 3, "length": 4}]
+            assert (await response.json())["result"]["entities"] == [
+                {"type": "bold", "offset": 3, "length": 4}
+            ]
     assert [c.method for c in fake.calls] == ["noSuchMethod", "sendMessage", "sendMessage"]
     assert fake.calls[-1].params["entities"][0]["type"] == "bold"
 
@@ -336,14 +428,24 @@ async def test_unknown_method_and_raw_http_forms(fake: FakeTelegram) -> None:
 # ---- parse modes and entities ------------------------------------------------------------------
 
 
-async def test_invalid_markdown_v2_fails_with_tdlib_reasons(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_invalid_markdown_v2_fails_with_tdlib_reasons(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     fake.add_chat(CHAT)
     with pytest.raises(BadRequest) as reserved:
         await bot.send_message(CHAT, "Hello world.", parse_mode="MarkdownV2")
-    assert str(reserved.value) == "Can't parse entities: character '.' is reserved and must be escaped with the preceding '\\'"
-    with pytest.raises(BadRequest, match="Can't parse entities: can't find end of bold entity at byte offset 6"):
+    assert (
+        str(reserved.value)
+        == "Can't parse entities: character '.' is reserved and must be escaped with the preceding '\\'"
+    )
+    with pytest.raises(
+        BadRequest, match="Can't parse entities: can't find end of bold entity at byte offset 6"
+    ):
         await bot.send_message(CHAT, "Hello *world", parse_mode="MarkdownV2")
-    with pytest.raises(BadRequest, match="Can't parse entities: can't find end of the entity starting at byte offset 5"):
+    with pytest.raises(
+        BadRequest,
+        match="Can't parse entities: can't find end of the entity starting at byte offset 5",
+    ):
         await bot.send_message(CHAT, "Hello_world", parse_mode="Markdown")
     with pytest.raises(BadRequest, match='unsupported start tag "br" at byte offset 2'):
         await bot.send_message(CHAT, "a <br> b", parse_mode="HTML")
@@ -352,7 +454,9 @@ async def test_invalid_markdown_v2_fails_with_tdlib_reasons(bot: telegram.Bot, f
     assert fake.bot_messages(CHAT) == []
 
 
-async def test_valid_markdown_v2_parses_into_entities(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_valid_markdown_v2_parses_into_entities(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     fake.add_chat(CHAT)
     text = "*bold _italic_* __under__ ~gone~ ||hidden|| `x_y` [site](https://example.com/a\\)b) 1\\+1\\=2\\!\n```python\nprint(1)\n```"
     sent = await bot.send_message(CHAT, text, parse_mode="MarkdownV2")
@@ -372,8 +476,11 @@ async def test_valid_markdown_v2_parses_into_entities(bot: telegram.Bot, fake: F
 
 
 def test_html_and_legacy_markdown_parse() -> None:
-    text, entities = parse_text('<b>bold</b> &lt;tag&gt; &amp; <a href="https://example.com">link</a> '
-                                '<pre><code class="language-py">x = 1</code></pre>', "HTML")
+    text, entities = parse_text(
+        '<b>bold</b> &lt;tag&gt; &amp; <a href="https://example.com">link</a> '
+        '<pre><code class="language-py">x = 1</code></pre>',
+        "HTML",
+    )
     assert text == "bold <tag> & link x = 1"
     assert entities == [
         {"type": "bold", "offset": 0, "length": 4},
@@ -383,7 +490,7 @@ def test_html_and_legacy_markdown_parse() -> None:
     text, entities = parse_text("*b* _i_ `c` [l](http://x.org)", "Markdown")
     assert text == "b i c l"
     assert [e["type"] for e in entities] == ["bold", "italic", "code", "text_link"]
-    with pytest.raises(Exception, match="Can't find end tag corresponding to start tag \"i\""):
+    with pytest.raises(Exception, match='Can\'t find end tag corresponding to start tag "i"'):
         parse_text("<i>open", "html")
 
 
@@ -425,10 +532,16 @@ async def test_fourth_private_write_in_one_instant_gets_429(
         await flood_bot.send_message(CHAT, "4")
     assert flood.value.retry_after == dtm.timedelta(seconds=1)
     last = flood_fake.calls[-1]
-    assert (last.status, last.retry_after, last.description) == (429, 1, "Too Many Requests: retry after 1")
+    assert (last.status, last.retry_after, last.description) == (
+        429,
+        1,
+        "Too Many Requests: retry after 1",
+    )
     assert flood_fake.count_429() == 1
     clock.advance(0.5)
-    with pytest.raises(RetryAfter):  # half a token: still empty, and the failed call consumed nothing
+    with pytest.raises(
+        RetryAfter
+    ):  # half a token: still empty, and the failed call consumed nothing
         await flood_bot.send_message(CHAT, "4")
     clock.advance(0.5)
     await flood_bot.send_message(CHAT, "4")
@@ -496,11 +609,14 @@ async def test_flood_false_never_answers_429(clock: ManualClock) -> None:
 # ---- fault injection ------------------------------------------------------------------------
 
 
-async def test_set_failure_answers_the_next_calls_then_recovers(bot: telegram.Bot, fake: FakeTelegram) -> None:
+async def test_set_failure_answers_the_next_calls_then_recovers(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
     fake.add_chat(CHAT)
     sent = await bot.send_message(CHAT, "start")
-    fake.set_failure("editMessageText", status=429, description="Too Many Requests: retry after 7",
-                     retry_after=7)
+    fake.set_failure(
+        "editMessageText", status=429, description="Too Many Requests: retry after 7", retry_after=7
+    )
     fake.set_failure("sendmessage", status=502, description="Bad Gateway", times=2)
     with pytest.raises(RetryAfter) as flood:
         await bot.edit_message_text("more", CHAT, sent.message_id)
@@ -531,7 +647,9 @@ async def test_wait_for_times_out_with_a_helpful_message(fake: FakeTelegram) -> 
 
 
 def test_manual_runner_serves_and_prints_the_base_url() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "tests.fakes.telegram"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.telegram"], stdout=subprocess.PIPE, text=True
+    )
     try:
         line = process.stdout.readline()
         assert "http://127.0.0.1:" in line and "/bot" in line
@@ -539,3 +657,173 @@ def test_manual_runner_serves_and_prints_the_base_url() -> None:
         process.terminate()
         process.wait(10)
         process.stdout.close()
+
+
+# ---- more of what the bot meets --------------------------------------------------------------
+
+
+async def test_user_media_messages_parse_in_ptb(bot: telegram.Bot, fake: FakeTelegram) -> None:
+    fake.send_message(CHAT, None, sticker=True)
+    fake.send_message(CHAT, None, voice=b"OggS voice bytes")
+    fake.send_message(CHAT, None, document=b"report", caption="read this")
+    sticker, voice, document = (u.message for u in await bot.get_updates())
+    assert sticker.sticker is not None and sticker.text is None
+    assert voice.voice.file_size == len(b"OggS voice bytes")
+    assert (
+        bytes(await (await voice.voice.get_file()).download_as_bytearray()) == b"OggS voice bytes"
+    )
+    assert document.document is not None and document.caption == "read this"
+    assert [m.kind for m in fake.messages(CHAT)] == ["sticker", "voice", "document"]
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "Here is **bold**, _italic_ and `inline code`.\n\n```python\nprint('a_b*c')  # [not a link](x)\n```\n\nDone. 1 + 1 = 2! (really) #tag",
+        "# Title\n\n- item one\n- item *two*\n\n> a quote\n> more\n\n1. first\n2. second\n\n[link](https://example.com/a_(b)) ~~gone~~",
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\nmath: a_b * c = {x} [y] & \\ backslash, emoji 😀 and *😀*",
+    ],
+)
+async def test_telegramify_markdown_output_is_accepted(
+    bot: telegram.Bot, fake: FakeTelegram, markdown: str
+) -> None:
+    import telegramify_markdown
+
+    fake.add_chat(CHAT)
+    await bot.send_message(
+        CHAT, telegramify_markdown.markdownify(markdown), parse_mode="MarkdownV2"
+    )
+    shown = fake.bot_messages(CHAT)[0]
+    assert shown.entities and "**" not in shown.text and "```" not in shown.text
+
+
+async def test_reply_to_a_missing_message(bot: telegram.Bot, fake: FakeTelegram) -> None:
+    fake.add_chat(CHAT)
+    with pytest.raises(BadRequest, match="^Message to be replied not found$"):
+        await bot.send_message(CHAT, "answer", reply_to_message_id=99)
+    sent = await bot.send_message(
+        CHAT, "answer", reply_to_message_id=99, allow_sending_without_reply=True
+    )
+    assert sent.reply_to_message is None and fake.bot_messages(CHAT)[0].reply_to_message_id is None
+
+
+async def test_edit_caption_and_text_of_the_wrong_kind(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
+    fake.send_message(CHAT, "mine")
+    photo = await bot.send_photo(CHAT, b"img", caption="old")
+    edited = await bot.edit_message_caption(
+        CHAT, photo.message_id, caption="<i>new</i>", parse_mode="HTML"
+    )
+    assert edited.caption == "new" and fake.bot_messages(CHAT)[0].caption_entities == [
+        {"type": "italic", "offset": 0, "length": 3}
+    ]
+    with pytest.raises(BadRequest, match="^There is no text in the message to edit$"):
+        await bot.edit_message_text("text", CHAT, photo.message_id)
+    with pytest.raises(BadRequest, match="^Message can't be edited$"):
+        await bot.edit_message_text("not yours", CHAT, 1)
+    with pytest.raises(BadRequest, match="^Unsupported parse_mode$"):
+        await bot.send_message(CHAT, "x", parse_mode="BBCode")
+
+
+async def test_draft_id_must_be_non_zero(bot: telegram.Bot, fake: FakeTelegram) -> None:
+    fake.add_chat(CHAT)
+    with pytest.raises(BadRequest, match="draft_id"):
+        await bot.send_message_draft(CHAT, 0, "x")
+    assert await bot.send_message_draft(CHAT, 1) is True  # Bot API 10.0: text is optional
+    assert fake.drafts == [
+        {
+            "chat_id": CHAT,
+            "draft_id": 1,
+            "text": "",
+            "entities": [],
+            "message_thread_id": None,
+            "time": fake.clock(),
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "reason"),
+    [
+        ("Привет *мир", "MarkdownV2", "Can't find end of Bold entity at byte offset 13"),
+        ("__under", "MarkdownV2", "Can't find end of Underline entity at byte offset 0"),
+        ("```python\ncode", "MarkdownV2", "Can't find end of PreCode entity at byte offset 0"),
+        ("[text](https://x.org", "MarkdownV2", "Can't find end of a URL at byte offset 7"),
+        (
+            "a | b",
+            "MarkdownV2",
+            "Character '|' is reserved and must be escaped with the preceding '\\'",
+        ),
+        ("`code", "Markdown", "Can't find end of the entity starting at byte offset 0"),
+        ("</b>", "HTML", "Unexpected end tag at byte offset 0"),
+        ("<b>bold", "HTML", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b", "HTML", "Unclosed start tag at byte offset 0"),
+        ("1 < 2", "HTML", 'Unsupported start tag "" at byte offset 2'),
+        (
+            "<a href=https://x.org>l</a>",
+            "HTML",
+            'Expected equal sign in declaration of an attribute of the tag "a" at byte offset 0',
+        ),
+        (
+            '<a href="x" target>',
+            "HTML",
+            'Expected equal sign in declaration of an attribute of the tag "a" at byte offset 0',
+        ),
+        ("<span>x</span>", "HTML", 'Tag "span" must have class "tg-spoiler"'),
+    ],
+)
+def test_markup_errors_name_the_place(text: str, mode: str, reason: str) -> None:
+    from tests.fakes.telegram import EntityError
+
+    with pytest.raises(EntityError) as error:
+        parse_text(text, mode)
+    assert str(error.value) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "plain", "entities"),
+    [
+        (
+            "[example\\.org]",
+            "MarkdownV2",
+            "example.org",
+            [{"type": "text_link", "offset": 0, "length": 11, "url": "http://example.org"}],
+        ),
+        ("[not a url]", "MarkdownV2", "not a url", []),
+        (
+            "![👍](tg://emoji?id=5368324170671202286)",
+            "MarkdownV2",
+            "👍",
+            [
+                {
+                    "type": "custom_emoji",
+                    "offset": 0,
+                    "length": 2,
+                    "custom_emoji_id": "5368324170671202286",
+                }
+            ],
+        ),
+        ("*a _b_ c*", "Markdown", "a _b_ c", [{"type": "bold", "offset": 0, "length": 7}]),
+        ("&amp;lt; &#128512; &nbsp; &unknown;", "HTML", "&lt; 😀 &nbsp; &unknown;", []),
+        (
+            "<tg-spoiler>s</tg-spoiler><span class=\"tg-spoiler\">p</span><a href='https://x.org'>l</a>",
+            "HTML",
+            "spl",
+            [
+                {"type": "spoiler", "offset": 0, "length": 1},
+                {"type": "spoiler", "offset": 1, "length": 1},
+                {"type": "text_link", "offset": 2, "length": 1, "url": "https://x.org"},
+            ],
+        ),
+        (
+            "<blockquote expandable>q</blockquote><b></b>",
+            "HTML",
+            "q",
+            [{"type": "expandable_blockquote", "offset": 0, "length": 1}],
+        ),
+        ("plain *text*", None, "plain *text*", []),
+    ],
+)
+def test_markup_parses(text: str, mode: str | None, plain: str, entities: list[dict]) -> None:
+    assert parse_text(text, mode) == (plain, entities)
