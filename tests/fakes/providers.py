@@ -93,7 +93,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
     """A request as the fake received it. ``time`` is ``time.monotonic()`` seconds; ``raw_path``
     is the absolute URL when the request came through a proxy."""
@@ -106,6 +106,7 @@ class RecordedRequest:
     body: bytes
     time: float
     raw_path: str = ""
+    last_chunk_at: float | None = None  # time.monotonic() just after the body's last piece was written
 
 
 def words(text: str) -> list[str]:
@@ -217,7 +218,8 @@ class FakeProviders:
                 pieces, content_type = self._error(provider, reply)
             else:
                 pieces, content_type = render(reply, recorded.json or {}, provider)
-            return await self._send(request, reply, pieces, reply.content_type or content_type)
+            return await self._send(request, reply, pieces, reply.content_type or content_type,
+                                    recorded)
         return handle
 
     def _file(self, provider: str) -> Any:
@@ -230,7 +232,7 @@ class FakeProviders:
         return handle
 
     async def _send(self, request: web.Request, reply: Reply, pieces: list[bytes],
-                    content_type: str) -> web.StreamResponse:
+                    content_type: str, recorded: RecordedRequest) -> web.StreamResponse:
         if reply.chunk_size:
             blob = b"".join(pieces)
             pieces = [blob[i:i + reply.chunk_size] for i in range(0, len(blob), reply.chunk_size)]
@@ -253,6 +255,7 @@ class FakeProviders:
             if self._closing.is_set():
                 break
             await response.write(piece)
+            recorded.last_chunk_at = time.monotonic()
         if reply.cut:
             if request.transport is not None:
                 request.transport.abort()
