@@ -851,9 +851,10 @@ class FakeTelegram:
         self.base_url = ""
         self.base_file_url = ""
         self.calls: list[Call] = []
-        self.drafts: list[
-            dict
-        ] = []  # every accepted sendMessageDraft: chat_id, draft_id, text, entities, ...
+        # every accepted sendMessageDraft: chat_id, draft_id, text, entities, message_thread_id, time
+        self.drafts: list[dict] = []
+        # exceptions raised by the fake's own code (each answered with HTTP 500)
+        self.internal_errors: list[Exception] = []
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self._chats: dict[int, dict] = {}
@@ -1213,6 +1214,9 @@ class FakeTelegram:
             error = exc
         except _ClientGone:
             return web.Response(status=499)  # nobody reads it: a long poll whose client went away
+        except Exception as exc:  # noqa: BLE001 - a bug in the fake: answer 500, keep it visible
+            self.internal_errors.append(exc)
+            error = ApiError(500, f"Internal Server Error: the fake failed with {exc!r}")
         self.calls.append(
             Call(
                 method=method,
