@@ -113,6 +113,11 @@ _BOOL_FIELDS = frozenset({
     "allow_sending_without_reply", "has_spoiler", "show_caption_above_media",
     "disable_web_page_preview"
 })
+_BUTTON_ACTIONS = frozenset({
+    "url", "callback_data", "web_app", "login_url", "switch_inline_query",
+    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
+    "callback_game", "pay"
+})
 # fmt: on
 
 
@@ -728,6 +733,7 @@ class FakeMessage:
     file_id: str | None = None  # the sticker/voice/document file of a user message
     user_id: int | None = None  # the sender of a user message
     date: int = 0  # Unix seconds
+    edit_date: int | None = None  # Unix seconds of the last edit
 
 
 class TokenBucket:
@@ -988,18 +994,16 @@ class FakeTelegram:
         ``user_id`` defaults to ``chat_id`` in private chats and is required in groups (ValueError).
         A text starting with ``/`` gets a ``bot_command`` entity (as Telegram adds). ``photo``,
         ``voice`` and ``document`` may be bytes (else small stand-in bytes are used); the bot can
-        fetch them with getFile. ``reply_to_message`` is included when the target exists.
+        fetch them with getFile; with media, ``text`` serves as the caption if ``caption`` is
+        None, and ``entities`` apply to the caption. ``reply_to_message`` is included when the
+        target exists. Raises ValueError for inconsistent arguments or invalid ``entities``.
         """
         if user_id is None:
             if chat_type != "private":
                 raise ValueError("user_id is required for group chats")
             user_id = chat_id
         existing = self._chats.get(chat_id)
-        if (
-            existing is None
-            or existing["type"] != chat_type
-            or bool(existing.get("is_forum")) != is_forum
-        ):
+        if existing is None or existing["type"] != chat_type:
             self.add_chat(
                 chat_id,
                 chat_type=chat_type,
@@ -1008,6 +1012,11 @@ class FakeTelegram:
                 username=username,
                 first_name=first_name,
             )
+        else:  # a known chat keeps its settings; a title or forum flag given now is applied
+            if title is not None and chat_type != "private":
+                existing["title"] = title
+            if is_forum and chat_type != "private":
+                existing["is_forum"] = True
         self._users[user_id] = {
             "id": user_id,
             "is_bot": False,
@@ -1015,12 +1024,6 @@ class FakeTelegram:
             "username": username,
         }
         self._last_user[chat_id] = user_id
-        found = list(entities or [])
-        if text is not None and found:
-            found = check_entities(text, found)
-        if text and text.startswith("/"):
-            command = text.split(maxsplit=1)[0]
-            found.insert(0, {"type": "bot_command", "offset": 0, "length": utf16_len(command)})
         kind, file_id, photo_bytes = "text", None, None
         if photo is not False:
             kind = "photo"
@@ -1039,12 +1042,20 @@ class FakeTelegram:
             file_id = self._register_file(data, "documents", "txt")
         if kind == "text" and text is None:
             raise ValueError("a text message needs text")
+        if kind != "text" and caption is None:
+            caption, text = text, None  # a text given with media is its caption
+        shown = text if kind == "text" else caption
+        found = check_entities(shown, entities) if shown is not None and entities else []
+        if kind == "text" and text.startswith("/") and not any(e["offset"] == 0 for e in found):
+            command = text.split(maxsplit=1)[0]
+            found.insert(0, {"type": "bot_command", "offset": 0, "length": utf16_len(command)})
         message = self._new_message(
             chat_id,
             from_bot=False,
             kind=kind,
             text=text if kind == "text" else None,
             entities=found if kind == "text" else [],
+            caption_entities=found if kind != "text" else [],
             caption=caption if kind != "text" else None,
             photo=photo_bytes,
             photo_file_id=file_id if kind == "photo" else None,
@@ -1053,8 +1064,6 @@ class FakeTelegram:
             message_thread_id=message_thread_id,
             reply_to_message_id=reply_to_message_id,
         )
-        if kind != "text" and caption and entities:
-            message.caption_entities = check_entities(caption, entities)
         return self._queue({"message": self._message_dict(message)})
 
     def press_button(
@@ -1427,8 +1436,8 @@ class FakeTelegram:
             }
         if message.reply_markup is not None:
             result["reply_markup"] = message.reply_markup
-        if message.edited_at is not None:
-            result["edit_date"] = int(time.time())
+        if message.edit_date is not None:
+            result["edit_date"] = message.edit_date
         if nested and message.reply_to_message_id is not None:
             target = self._messages.get(message.chat_id, {}).get(message.reply_to_message_id)
             if target is not None:
@@ -1478,6 +1487,8 @@ class FakeTelegram:
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not button.get("text"):
+                    raise _bad("Bad Request: can't parse inline keyboard button: text is empty")
+                if not _BUTTON_ACTIONS & button.keys():
                     raise _bad(
                         "Bad Request: can't parse inline keyboard button: Text buttons are "
                         "unallowed in the inline keyboard"
@@ -1515,6 +1526,7 @@ class FakeTelegram:
     def _edited(self, message: FakeMessage) -> dict:
         message.edits += 1
         message.edited_at = self.clock()
+        message.edit_date = int(time.time())
         return self._message_dict(message)
 
     async def _fetch(self, url: str, limit: int) -> bytes | None:

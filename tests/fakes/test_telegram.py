@@ -286,6 +286,8 @@ async def test_keyboard_button_press_and_answer(bot: telegram.Bot, fake: FakeTel
         await bot.edit_message_reply_markup(CHAT, menu.message_id, reply_markup=markup)
     await bot.edit_message_reply_markup(CHAT, menu.message_id, reply_markup=None)
     assert fake.bot_messages(CHAT)[0].reply_markup is None
+    with pytest.raises(BadRequest, match="text buttons are unallowed"):
+        await bot.send_message(CHAT, "x", reply_markup={"inline_keyboard": [[{"text": "plain"}]]})
     with pytest.raises(BadRequest, match="Button_data_invalid"):
         await bot.send_message(
             CHAT,
@@ -827,3 +829,21 @@ def test_markup_errors_name_the_place(text: str, mode: str, reason: str) -> None
 )
 def test_markup_parses(text: str, mode: str | None, plain: str, entities: list[dict]) -> None:
     assert parse_text(text, mode) == (plain, entities)
+
+
+async def test_user_side_keeps_chat_settings_and_uses_text_as_caption(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
+    forum = {"chat_type": "supergroup", "user_id": 7}
+    fake.send_message(GROUP, "first", is_forum=True, title="Forum", message_thread_id=3, **forum)
+    fake.send_message(GROUP, "second", message_thread_id=3, **forum)  # flags not repeated
+    fake.send_message(
+        CHAT, "what is on it?", photo=True, entities=[MessageEntity("bold", 0, 4).to_dict()]
+    )
+    group_second, photo = (u.message for u in (await bot.get_updates())[1:])
+    assert group_second.chat.is_forum and group_second.chat.title == "Forum"
+    assert group_second.is_topic_message and group_second.message_thread_id == 3
+    assert photo.text is None and photo.caption == "what is on it?"
+    assert photo.parse_caption_entity(photo.caption_entities[0]) == "what"
+    with pytest.raises(ValueError, match="beyond the end"):
+        fake.send_message(CHAT, "hi", entities=[{"type": "bold", "offset": 1, "length": 5}])
