@@ -17,6 +17,17 @@ pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageE
 * flood control as token buckets (per private chat, per group, per bot): a write that finds a
   bucket empty gets HTTP 429 with ``parameters.retry_after`` and a ``Retry-After`` header.
 
+Methods (names case-insensitive): getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
+setMyCommands, getMyCommands, deleteMyCommands, sendMessage, editMessageText, editMessageCaption,
+editMessageReplyMarkup, deleteMessage, sendPhoto, sendDocument, sendChatAction,
+answerCallbackQuery, sendMessageDraft, getFile; anything else is 404 ``Not Found: method not found``.
+
+An edit without ``reply_markup`` removes the inline keyboard, as Telegram does (undocumented;
+observed in TelegramBots/Telegram.Bot#402, mirrored by LasterAlex/teloxide_tests#31).
+Choices where Telegram is silent or unknown: every group message reaches the bot (privacy mode
+off); a failed write consumes no flood-control token; sendMessageDraft counts as a write; URLs
+given to sendPhoto are fetched only on loopback (others are recorded, with no bytes).
+
 Tests drive the user's side with :meth:`FakeTelegram.send_message` and
 :meth:`FakeTelegram.press_button` (each queues one update) and read what the user sees with
 :meth:`FakeTelegram.messages`.

@@ -847,3 +847,15 @@ async def test_user_side_keeps_chat_settings_and_uses_text_as_caption(
     assert photo.parse_caption_entity(photo.caption_entities[0]) == "what"
     with pytest.raises(ValueError, match="beyond the end"):
         fake.send_message(CHAT, "hi", entities=[{"type": "bold", "offset": 1, "length": 5}])
+
+
+async def test_an_edit_without_markup_removes_the_keyboard(
+    bot: telegram.Bot, fake: FakeTelegram
+) -> None:
+    fake.add_chat(CHAT)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Stop", callback_data="stop")]])
+    sent = await bot.send_message(CHAT, "streaming", reply_markup=markup)
+    await bot.edit_message_text("streaming…", CHAT, sent.message_id, reply_markup=markup)
+    assert fake.bot_messages(CHAT)[0].reply_markup is not None
+    await bot.edit_message_text("done", CHAT, sent.message_id)
+    assert fake.bot_messages(CHAT)[0].reply_markup is None
