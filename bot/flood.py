@@ -5,12 +5,20 @@ this?", https://core.telegram.org/bots/faq) says: about 1 message per second in 
 with short bursts, 20 messages per minute in a group, about 30 messages per second for the
 whole bot; edits count. We model that as three kinds of token buckets, a little below the
 limits the project's fake Bot API server enforces (private 1/s burst 3, group 20/60 s burst 5,
-bot 30/s burst 30), so that jitter between our clock and Telegram's does not produce 429s:
+bot 30/s burst 30):
 
-* per private chat (``chat_id > 0``): 1 token/s, capacity 2;
+* per private chat (``chat_id > 0``): 0.9 tokens/s, capacity 3;
 * per group, supergroup or channel (``chat_id < 0`` or an ``@username`` string):
   18 tokens per 60 s, capacity 4;
-* per bot (all chats): 28 tokens/s, capacity 25.
+* per bot (all chats): 28 tokens/s, capacity 28.
+
+The margin is in the rates (7-10 % below) and in the group and bot capacities: a write reaches
+Telegram a few milliseconds after we take its token, and a later write may overtake an earlier
+one; a slower refill absorbs that jitter (about 0.1 s per token in a private chat, 0.3 s in a
+group, 2 tokens' worth bot-wide).
+A private chat keeps Telegram's burst of 3 because a streamed reply needs it: intermediate edits
+leave 2 tokens, one for the reply's final write and one for the first text of the next reply,
+so both go out at once even when the user answers right away.
 
 A write (sendMessage, editMessageText, sendPhoto, ...) takes one token from its chat bucket
 AND one from the bot bucket. The bot bucket is granted by priority (:class:`Priority`:
@@ -103,12 +111,12 @@ class FloodControl:
     def __init__(
         self,
         *,
-        private_rate: float = 1.0,
-        private_burst: float = 2,
+        private_rate: float = 0.9,
+        private_burst: float = 3,
         group_rate: float = 18 / 60,
         group_burst: float = 4,
         bot_rate: float = 28.0,
-        bot_burst: float = 25,
+        bot_burst: float = 28,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:

@@ -78,12 +78,13 @@ class Grants:
         return task
 
 
-async def test_private_chat_allows_a_burst_of_two_then_one_write_per_second(fake_time: FakeTime) -> None:
+async def test_private_chat_allows_a_burst_of_three_then_0_9_writes_per_second(fake_time: FakeTime) -> None:
     grants = Grants(flood_on(fake_time), fake_time)
     for i in range(5):
         grants.start(f"w{i}", 42)
     await fake_time.advance(10)
-    assert grants.log == [("w0", 0.0), ("w1", 0.0), ("w2", 1.0), ("w3", 2.0), ("w4", 3.0)]
+    assert [label for label, _ in grants.log] == ["w0", "w1", "w2", "w3", "w4"]
+    assert [t for _, t in grants.log] == pytest.approx([0.0, 0.0, 0.0, 1 / 0.9, 2 / 0.9])
 
 
 async def test_group_allows_a_burst_of_four_then_18_writes_per_minute(fake_time: FakeTime) -> None:
@@ -106,14 +107,14 @@ async def test_a_channel_username_is_paced_like_a_group(fake_time: FakeTime) -> 
     assert flood.tokens("@news") == pytest.approx(0.3)
 
 
-async def test_bot_bucket_caps_all_chats_at_a_burst_of_25_then_28_per_second(fake_time: FakeTime) -> None:
+async def test_bot_bucket_caps_all_chats_at_a_burst_of_28_then_28_per_second(fake_time: FakeTime) -> None:
     grants = Grants(flood_on(fake_time), fake_time)
-    for chat_id in range(1, 31):
+    for chat_id in range(1, 34):
         grants.start(str(chat_id), chat_id)
     await fake_time.advance(1)
     times = [t for _, t in grants.log]
-    assert times[:25] == [0.0] * 25
-    assert times[25:] == pytest.approx([k / 28 for k in range(1, 6)])
+    assert times[:28] == [0.0] * 28
+    assert times[28:] == pytest.approx([k / 28 for k in range(1, 6)])
 
 
 async def test_bot_tokens_go_to_final_then_first_then_edit_fifo_within_a_priority(fake_time: FakeTime) -> None:
@@ -141,17 +142,27 @@ async def test_a_waiter_blocked_by_its_own_chat_does_not_hold_up_other_chats(fak
     assert grants.log == [("edit-elsewhere", 0.0), ("final-in-blocked-chat", 5.0)]
 
 
-async def test_reserve_waits_until_the_chat_keeps_a_token_for_later(fake_time: FakeTime) -> None:
-    flood = flood_on(fake_time)
+async def test_reserve_waits_until_the_chat_keeps_tokens_for_later(fake_time: FakeTime) -> None:
+    flood = flood_on(fake_time, private_rate=1.0)
     grants = Grants(flood, fake_time)
     grants.start("first", 9, Priority.FIRST)
     await settle()
-    grants.start("edit", 9, Priority.EDIT, reserve=1)
+    grants.start("edit", 9, Priority.EDIT, reserve=2)
     await fake_time.advance(0.5)
-    assert [label for label, _ in grants.log] == ["first"]  # one token left: kept for the final
+    assert [label for label, _ in grants.log] == ["first"]  # two tokens left: both are kept
     await fake_time.advance(1)
     assert grants.log == [("first", 0.0), ("edit", 1.0)]
-    assert flood.tokens(9) == pytest.approx(1.5)  # the reserve is still there
+    assert flood.tokens(9) == pytest.approx(2.5)  # the reserve is still there
+    grants.start("final", 9, Priority.FINAL)
+    grants.start("next-first", 9, Priority.FIRST)
+    await settle()
+    assert grants.log[2:] == [("final", 1.5), ("next-first", 1.5)]
+
+
+async def test_reserve_is_capped_by_the_bucket_capacity(fake_time: FakeTime) -> None:
+    flood = flood_on(fake_time)
+    await flood.acquire(-5, Priority.EDIT, reserve=10)  # a full group bucket (4) is enough
+    assert flood.tokens(-5) == 3.0
 
 
 async def test_penalize_blocks_the_chat_for_retry_after_and_empties_it(fake_time: FakeTime) -> None:
@@ -164,11 +175,11 @@ async def test_penalize_blocks_the_chat_for_retry_after_and_empties_it(fake_time
     assert grants.log == []
     await fake_time.advance(0.2)
     assert grants.log == [("after-429", 3.0)]
-    assert flood.tokens(22) == 2.0  # other chats are not affected
+    assert flood.tokens(22) == 3.0  # other chats are not affected
 
 
 async def test_cancelled_waiters_take_nothing(fake_time: FakeTime) -> None:
-    flood = flood_on(fake_time, private_burst=1)
+    flood = flood_on(fake_time, private_burst=1, private_rate=1.0)
     grants = Grants(flood, fake_time)
     grants.start("a", 5)
     await settle()
@@ -182,12 +193,12 @@ async def test_cancelled_waiters_take_nothing(fake_time: FakeTime) -> None:
 
 async def test_refund_gives_the_tokens_back(fake_time: FakeTime) -> None:
     flood = flood_on(fake_time)
-    await flood.acquire(3)
-    await flood.acquire(3)
+    for _ in range(3):
+        await flood.acquire(3)
     assert flood.tokens(3) == 0.0
     flood.refund(3)
     assert flood.tokens(3) == 1.0
-    assert flood.tokens(None) == 24.0  # the bot bucket: 25 - 2 + 1
+    assert flood.tokens(None) == 26.0  # the bot bucket: 28 - 3 + 1
 
 
 def test_writes_are_message_creating_or_editing_methods() -> None:
@@ -266,5 +277,5 @@ async def test_paced_calls_pass_straight_through(fake_tg: FakeTelegram) -> None:
         await bot.send_message(504, "paced", rate_limit_args={"paced": True})
     finally:
         await bot.shutdown()
-    assert flood.tokens(504) == 2.0  # nothing was taken: the caller acquired its own tokens
+    assert flood.tokens(504) == 3.0  # nothing was taken: the caller acquired its own tokens
     assert [m.text for m in fake_tg.bot_messages(504)] == ["paced"]
