@@ -1,27 +1,25 @@
 """The reply streamer: a stream of text chunks becomes a live, growing Telegram reply.
 
-* A ``typing`` action at once, repeated every 4.5 s until the first text is visible (Bot API
-  sendChatAction: "the status is set for 5 seconds or less"); the first text is sent as soon as
-  it arrives (priority ``FIRST``).
+* ``typing`` at once and every 4.5 s until the first text shows (Bot API sendChatAction: "the
+  status is set for 5 seconds or less"); the first text goes out as soon as it arrives.
 * A writer, decoupled from the chunk reader, keeps the message in step with the *draft* (the
-  text received so far). It writes when the draft differs from what is shown, the chat's edit
-  interval has passed and the chat has tokens to spare beyond ``edit_reserve`` (the final write's
-  and the next reply's first text's).
-  A write is composed only once its tokens are granted, from the latest draft: newer text
-  replaces a waiting edit, never a queue of stale edits.
-* When the source ends, the final write goes at once (priority ``FINAL``, no interval) and is
-  retried until it lands, for up to ``final_timeout`` (5 min): after a 429 (``retry_after``
-  honoured via :meth:`FloodControl.penalize`), a timeout or network error (with backoff), "can't
-  parse entities" (sent again as plain text), a deleted message (sent anew); "message is not
-  modified" counts as delivered. A 429 or network error on an intermediate edit just drops it.
-* Text goes out as :func:`bot.formatting.render` gives it (text + entities, no parse_mode). When
-  the rendered draft outgrows 4096 characters, the current message gets its complete part
+  text so far): it writes when the draft differs from what is shown, the edit interval has
+  passed and the chat keeps ``edit_reserve`` tokens (this reply's final write, the next reply's
+  first text). A write is composed once its tokens are granted, from the latest draft: newer
+  text replaces a waiting edit, never a queue of stale edits. A 429 or network error on an
+  intermediate edit drops it (the chat is penalized for ``retry_after``).
+* When the source ends, the final write goes at once (priority FINAL, no interval) and is
+  retried until it lands, for up to ``final_timeout``: after a 429 (``retry_after`` honoured), a
+  timeout or network error (backoff), "can't parse entities" (sent again without entities), a
+  deleted message (sent anew); "message is not modified" counts as delivered.
+* Text is sent as :func:`bot.formatting.render` gives it (text + entities, no parse_mode). When
+  it outgrows 4096 characters, the current message gets its complete part
   (:func:`bot.formatting.cut_markdown`) and a new message continues with the rest.
 
-Every write takes its tokens from :class:`bot.flood.FloodControl` first, so it bypasses a
-:class:`bot.flood.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``).
-Known limit: a sendMessage that times out may still have been delivered by Telegram; its retry
-can then show the text twice (a lost final text would be worse).
+Writes take their tokens from :class:`bot.flood.FloodControl` and so bypass a
+:class:`bot.flood.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``). Known
+limit: a sendMessage that timed out may have been delivered anyway; its retry then shows the
+text twice (better than losing it).
 """
 
 from __future__ import annotations
@@ -402,8 +400,8 @@ class _Run:
         reason = str(exc).lower()
         if "not modified" in reason:
             return True
-        if "can't parse entities" in reason or "entity" in reason:
-            self.entities_ok = False
+        if ("can't parse entities" in reason or "entity" in reason) and self.entities_ok:
+            self.entities_ok = False  # from now on the rendered text goes out without entities
             return True
         if "message to edit not found" in reason or "message can't be edited" in reason:
             if self.current in self.message_ids:

@@ -21,6 +21,7 @@ from telegram.ext import ExtBot
 from bot.flood import FloodControl, FloodRateLimiter
 from bot.formatting import render
 from bot.streamer import ReplyStreamer, StreamedReply
+from tests.bot.test_flood import FakeTime
 from tests.fakes.telegram import FakeTelegram, tiny_png
 
 CHAT = 1001
@@ -364,3 +365,83 @@ async def test_send_photo_uploads_with_a_short_caption(fake_tg: FakeTelegram, st
     assert len(message.caption) <= 1024 and caption.startswith(kept) and caption[len(kept)] == " "
     assert statuses(fake_tg, "sendPhoto") == [429, 200]
     assert fake_tg.calls_for("sendChatAction", CHAT)[0].params["action"] == "upload_photo"
+
+
+# ---- exact pacing on a fake clock shared by the fake server, the flood control and the streamer ----
+
+
+class Scripted:
+    """A chunk source the test feeds by hand; ``end()`` finishes it."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def push(self, chunk: str) -> None:
+        self.queue.put_nowait(chunk)
+
+    def end(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        while (chunk := await self.queue.get()) is not None:
+            yield chunk
+
+
+@pytest.fixture
+async def virtual() -> AsyncIterator[tuple[FakeTime, FakeTelegram, ReplyStreamer]]:
+    fake_time = FakeTime()
+    async with FakeTelegram(clock=fake_time.clock) as fake:  # Telegram's rates, on the fake clock
+        fake.send_message(CHAT, "hi")
+        flood = FloodControl(clock=fake_time.clock, sleep=fake_time.sleep)
+        async with ExtBot(fake.token, base_url=fake.base_url, rate_limiter=FloodRateLimiter(flood)) as bot:
+            yield fake_time, fake, ReplyStreamer(bot, flood, clock=fake_time.clock, sleep=fake_time.sleep)
+
+
+def writes(fake: FakeTelegram) -> list[tuple[str, float, int, str]]:
+    return [(c.method, c.time, c.status, c.params.get("text", "")) for c in fake.calls
+            if c.method in ("sendMessage", "editMessageText")]
+
+
+async def test_edits_wait_for_the_interval_and_the_reserve_and_carry_the_latest_draft(
+        virtual: tuple[FakeTime, FakeTelegram, ReplyStreamer]) -> None:
+    fake_time, fake, streamer = virtual
+    source = Scripted()
+    task = asyncio.create_task(streamer.stream(CHAT, source))
+    source.push("one")
+    await fake.wait_for(lambda: len(writes(fake)) == 1)
+    for word in [" two", " three"]:
+        source.push(word)
+        await fake_time.advance(0.3)
+    await fake_time.advance(0.4)  # t = 1.0: the interval has passed, but only 2.9 tokens: no edit yet
+    await asyncio.sleep(0.05)
+    assert writes(fake) == [("sendMessage", 0.0, 200, "one")]
+    await fake_time.advance(0.15)  # t = 1.15: the third token came back at 1/0.9 s
+    await fake.wait_for(lambda: len(writes(fake)) == 2)
+    method, at, status, text = writes(fake)[1]
+    assert (method, status, text) == ("editMessageText", 200, "one two three")  # one edit, latest draft
+    assert 1 / 0.9 <= at <= 1.15
+    source.push(" four")
+    source.end()  # the final write goes at once: no interval, a token was kept for it
+    reply = await task
+    assert writes(fake)[2:] == [("editMessageText", 1.15, 200, "one two three four")]
+    assert reply.text == "one two three four"
+
+
+async def test_a_429_on_the_final_write_waits_exactly_retry_after(
+        virtual: tuple[FakeTime, FakeTelegram, ReplyStreamer]) -> None:
+    fake_time, fake, streamer = virtual
+    source = Scripted()
+    task = asyncio.create_task(streamer.stream(CHAT, source))
+    source.push("Almost")
+    await fake.wait_for(lambda: len(writes(fake)) == 1)
+    fake.set_failure("editMessageText", status=429, description="Too Many Requests: retry after 7", retry_after=7)
+    source.push(" done.")
+    source.end()
+    await fake.wait_for(lambda: len(writes(fake)) == 2)
+    await fake_time.advance(6.9)
+    await asyncio.sleep(0.05)
+    assert len(writes(fake)) == 2  # still waiting out retry_after
+    await fake_time.advance(0.1)
+    await task
+    assert writes(fake) == [("sendMessage", 0.0, 200, "Almost"), ("editMessageText", 0.0, 429, "Almost done."),
+                            ("editMessageText", 7.0, 200, "Almost done.")]
