@@ -201,21 +201,12 @@ class ChatService:
         provider = served[0].provider.__name__ if served else None
         if delivered.error is not None:
             error = _user_error(delivered.error)
-            await self.store.update_reply(
-                reply_id,
-                content=delivered.text,
-                status=ReplyStatus.FAILED,
-                provider=provider,
-                telegram_message_ids=delivered.message_ids,
-                error=error,
-            )
             if delivered.text:
                 notice = f"⚠️ {model} stopped answering midway: {error}\nThe reply above is incomplete; send /retry to try again."
             else:
                 notice = f"⚠️ {model} failed: {error}\nSend /retry to try again, or /model to pick another model."
-            await sink.notice(notice)
-            return TurnResult(
-                ReplyStatus.FAILED, delivered.text, model, provider, delivered.message_ids, error
+            return await self._fail(
+                reply_id, sink, notice, model, provider, error, delivered.text, delivered.message_ids
             )
         status = ReplyStatus.STOPPED if stop.is_set() else ReplyStatus.COMPLETE
         await self.store.update_reply(
@@ -250,20 +241,13 @@ class ChatService:
                     message_id, file_id = await sink.send_photo(chunk, caption=chunk.alt or prompt)
                     message_ids.append(message_id)
                     url = url or (chunk.urls[0] if chunk.urls else None)
-        except ProviderError as error:
-            text = _user_error(error)
-            await self.store.update_reply(
-                reply_id, status=ReplyStatus.FAILED, provider=provider, error=text
-            )
-            await sink.notice(f"⚠️ {model} failed: {text}\nSend /retry to try again.")
-            return TurnResult(ReplyStatus.FAILED, "", model, provider, message_ids, text)
-        if not message_ids:
-            text = "no image in the provider's answer"
-            await self.store.update_reply(
-                reply_id, status=ReplyStatus.FAILED, provider=provider, error=text
-            )
-            await sink.notice(f"⚠️ {model} failed: {text}. Send /retry to try again.")
-            return TurnResult(ReplyStatus.FAILED, "", model, provider, message_ids, text)
+        except Exception as failure:  # noqa: BLE001 - a provider's, or sending the photo failed
+            error = _user_error(failure)
+        else:
+            error = None if message_ids else "no image in the provider's answer"
+        if error is not None:
+            notice = f"⚠️ {model} failed: {error}\nSend /retry to try again."
+            return await self._fail(reply_id, sink, notice, model, provider, error, "", message_ids)
         content = f"[image: {prompt}]"
         await self.store.update_reply(
             reply_id,
@@ -275,6 +259,29 @@ class ChatService:
             image_url=url,
         )
         return TurnResult(ReplyStatus.COMPLETE, content, model, provider, message_ids)
+
+    async def _fail(
+        self,
+        reply_id: int,
+        sink: ReplySink,
+        notice: str,
+        model: str,
+        provider: str | None,
+        error: str,
+        text: str,
+        message_ids: list[int],
+    ) -> TurnResult:
+        """Record a failed reply (with whatever text was delivered) and tell the user."""
+        await self.store.update_reply(
+            reply_id,
+            content=text,
+            status=ReplyStatus.FAILED,
+            provider=provider,
+            telegram_message_ids=message_ids,
+            error=error,
+        )
+        await sink.notice(notice)
+        return TurnResult(ReplyStatus.FAILED, text, model, provider, message_ids, error)
 
 
 class _PartialSaver:

@@ -144,3 +144,13 @@ async def test_malformed_stream_gives_a_clear_message(bot: RunningBot) -> None:
     bot.telegram.send_message(CHAT, "hello")
     notice = await bot.wait_for_containing(CHAT, "gpt-4o-mini failed")
     assert "/retry" in notice.text
+
+
+async def test_failing_image_model_gives_a_clear_message(bot: RunningBot) -> None:
+    bot.providers.push("aichats", Reply(status=500, body="Internal Server Error"))
+    bot.telegram.send_message(CHAT, "/model dalle")
+    await bot.wait_for_containing(CHAT, "Model switched to dalle")
+    bot.telegram.send_message(CHAT, "a cat")
+    notice = await bot.wait_for_containing(CHAT, "dalle failed")
+    assert "/retry" in notice.text
+    assert not [m for m in bot.telegram.bot_messages(CHAT) if m.kind == "photo"]
