@@ -50,7 +50,7 @@ OnWrite = Callable[[str, list[int]], Awaitable[None]]
 class StreamedReply:
     """What :meth:`ReplyStreamer.stream` delivered."""
 
-    text: str  # the complete raw (Markdown) text received and delivered
+    text: str  # the complete raw (Markdown) text received and delivered, stripped as Telegram does
     message_ids: list[int]  # Telegram message ids of the reply, in order
     error: BaseException | None = None  # what ended the chunk source early (the text so far was delivered)
     delivered: bool = True  # False only if the final text could not land within final_timeout
@@ -139,9 +139,9 @@ class ReplyStreamer:
     ) -> StreamedReply:
         """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it landed.
 
-        ``on_write(text_so_far, message_ids)`` is awaited after each successful write; its
-        exceptions are logged and ignored. If the source raises, the text so far is landed and
-        returned with ``.error`` set. If this task is cancelled, the text so far is landed once
+        ``on_write(text_so_far, message_ids)`` is awaited after each successful write (the raw
+        text shown so far, stripped, and the message ids); its exceptions are logged and
+        ignored. If the source raises, the text so far is landed and returned with ``.error`` set. If this task is cancelled, the text so far is landed once
         (shielded, ``cancel_timeout`` seconds at most), then CancelledError is re-raised. A
         ``TelegramError`` no retry can fix (e.g. ``Forbidden``: the bot was blocked) stops the
         source and is raised.
@@ -168,7 +168,7 @@ class ReplyStreamer:
             if not reader.done():  # a permanent Telegram error: stop reading the source
                 reader.cancel()
                 await asyncio.wait({reader}, timeout=self.cancel_timeout)
-        return StreamedReply(run.text, run.message_ids, run.error, delivered)
+        return StreamedReply(run.text.strip(), run.message_ids, run.error, delivered)
 
     async def send_text(
         self,
@@ -374,7 +374,7 @@ class _Run:
             self.base, self.prefix = write.end, write.cut.reopen
         if self.on_write is not None:
             try:
-                await self.on_write(self.text[: self.covered], list(self.message_ids))
+                await self.on_write(self.text[: self.covered].strip(), list(self.message_ids))
             except Exception:  # noqa: BLE001 - persistence must never break the stream
                 _LOGGER.exception("on_write failed for chat %s", self.chat_id)
 

@@ -71,7 +71,7 @@ def shown(fake: FakeTelegram, chat_id: int = CHAT) -> str:
 async def test_final_text_is_the_source_text_as_rendered(fake_tg: FakeTelegram, streamer: ReplyStreamer) -> None:
     reply = await streamer.stream(CHAT, pieces(PROSE, delay=0.02), reply_to_message_id=1)
 
-    assert reply == StreamedReply(PROSE, reply.message_ids, None, True)
+    assert reply == StreamedReply(PROSE.strip(), reply.message_ids, None, True)
     (message,) = fake_tg.bot_messages(CHAT)
     assert reply.message_ids == [message.message_id]
     assert message.text == render(PROSE)[0]
@@ -120,7 +120,7 @@ async def test_no_edit_is_sent_when_the_text_did_not_change(fake_tg: FakeTelegra
             yield blank
 
     reply = await streamer.stream(CHAT, source())
-    assert reply.text == "Stable text. \n  \n\n"
+    assert reply.text == "Stable text."  # stripped, as Telegram shows it
     assert statuses(fake_tg, "sendMessage") == [200]
     assert statuses(fake_tg, "editMessageText") == []
     assert fake_tg.bot_messages(CHAT)[0].text == "Stable text."
@@ -209,7 +209,7 @@ async def test_a_5000_character_reply_lands_whole_over_two_messages(fake_tg: Fak
     assert all(len(m.text or "") <= 4096 for m in messages)
     assert messages[0].text.endswith("amet")  # cut between paragraphs
     assert re.sub(r"\s+", " ", shown(fake_tg)) == re.sub(r"\s+", " ", render(text)[0])
-    assert calls[-1] == (text, reply.message_ids)
+    assert calls[-1] == (text.strip(), reply.message_ids)
     assert all(text.startswith(so_far) for so_far, _ in calls)
 
 
@@ -248,7 +248,7 @@ async def test_an_empty_source_sends_nothing(fake_tg: FakeTelegram, streamer: Re
             yield blank
 
     reply = await streamer.stream(CHAT, source())
-    assert (reply.text, reply.message_ids, reply.error) == (" \n", [], None)
+    assert (reply.text, reply.message_ids, reply.error) == ("", [], None)
     assert fake_tg.bot_messages(CHAT) == []
 
 
