@@ -62,11 +62,11 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
 
 def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     pragmas = (
-        "PRAGMA journal_mode=WAL",
         f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
         "PRAGMA synchronous=NORMAL",
         f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
     )
+    locked = engine.dialect.loaded_dbapi.OperationalError
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -76,6 +76,13 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
             cursor.execute(pragma)
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except locked as error:
+            # Only a new database's first connections race to switch it (the mode is stored
+            # in the file: a no-op once set); the winner's switch serves this connection too.
+            if "locked" not in str(error):
+                raise
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

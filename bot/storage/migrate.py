@@ -15,10 +15,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from .engine import create_engine
+from .engine import WRITE, create_engine
+
+MIGRATION_LOCK_KEY = 0x626F7473746F7265  # PostgreSQL advisory lock key ("botstore")
 
 
 def migrations_path() -> Path:
@@ -50,8 +53,15 @@ async def _run(url: str, action: str, revision: str) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
     try:
-        async with engine.begin() as connection:
-            return await connection.run_sync(run)
+        async with engine.connect() as connection:
+            # Two processes migrating at once take turns: SQLite's BEGIN IMMEDIATE (WRITE),
+            # a transaction-scoped advisory lock on PostgreSQL.
+            await connection.execution_options(**WRITE)
+            async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    lock = text("SELECT pg_advisory_xact_lock(:key)")
+                    await connection.execute(lock, {"key": MIGRATION_LOCK_KEY})
+                return await connection.run_sync(run)
     finally:
         await engine.dispose()
 
@@ -59,8 +69,9 @@ async def _run(url: str, action: str, revision: str) -> str | None:
 async def upgrade_to_head(url: str) -> None:
     """Upgrade the database at ``url`` to the newest migration (creates the tables if empty).
 
-    SQLite runs it with ``foreign_keys=OFF`` (batch table rebuilds must not cascade) in one
-    transaction. Raises SQLAlchemy/Alembic errors unchanged (e.g. an unreachable server).
+    One transaction; concurrent callers (several processes starting at once) take turns.
+    SQLite runs it with ``foreign_keys=OFF`` (batch table rebuilds must not cascade). Raises
+    SQLAlchemy/Alembic errors unchanged (e.g. an unreachable server).
     """
     await _run(url, "upgrade", "head")
 

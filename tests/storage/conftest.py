@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage import Store, upgrade_to_head
@@ -69,7 +71,17 @@ class PostgresScratch:
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
-        run_in_thread(_admin(self.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        statement = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        for attempt in range(50):
+            try:
+                run_in_thread(_admin(self.server_url, statement))
+                return
+            except DBAPIError:
+                # FORCE cannot end an autovacuum worker that just visited the new database
+                # (the bot role may not signal it); it finishes within moments.
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

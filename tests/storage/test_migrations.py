@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from bot.storage import Store, create_engine, upgrade_to_head
 from bot.storage.migrate import current_revision, downgrade, head_revision
@@ -146,3 +150,17 @@ def test_command_reports_errors_with_a_nonzero_status(tmp_path: Path) -> None:
     failed = _cli("--database-url", "nonsense://", "upgrade", cwd=tmp_path)
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: ")
+
+
+@backends
+async def test_concurrent_upgrades_take_turns(empty_database_url: str) -> None:
+    """Several processes starting at once each upgrade: one creates the schema, the others
+    find it at head (no "table already exists", no "database is locked")."""
+    await asyncio.gather(*(upgrade_to_head(empty_database_url) for _ in range(3)))
+
+    tables, differences = await _schema(empty_database_url)
+    assert tables >= TABLES and differences == []
+    assert await current_revision(empty_database_url) == head_revision()
+    if empty_database_url.startswith("sqlite"):
+        with closing(sqlite3.connect(make_url(empty_database_url).database or "")) as raw:
+            assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
