@@ -201,6 +201,18 @@ async def test_refund_gives_the_tokens_back(fake_time: FakeTime) -> None:
     assert flood.tokens(None) == 26.0  # the bot bucket: 28 - 3 + 1
 
 
+async def test_forgetting_idle_chats_keeps_penalties(fake_time: FakeTime) -> None:
+    flood = flood_on(fake_time)
+    flood.penalize(5, 60)
+    for chat_id in range(6, 2100):  # enough chats to make it forget the idle, full ones
+        flood.tokens(chat_id)
+    await flood.acquire(7)
+    assert flood.tokens(5) == 0.0  # still blocked
+    assert flood.tokens(7) == 2.0
+    await fake_time.advance(60)
+    assert flood.tokens(5) == 3.0
+
+
 def test_writes_are_message_creating_or_editing_methods() -> None:
     assert is_write("sendMessage") and is_write("editMessageText") and is_write("sendPhoto")
     assert is_write("copyMessage") and is_write("sendMessageDraft")
