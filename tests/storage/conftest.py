@@ -27,6 +27,7 @@ from bot.storage import Store, upgrade_to_head
 
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = "messages, conversations, chats"
+PREFIX = "storage_test_"
 T = TypeVar("T")
 
 
@@ -58,14 +59,41 @@ async def _admin(server_url: str, *statements: str) -> None:
         await engine.dispose()
 
 
+async def _scratch_names(server_url: str) -> list[str]:
+    engine = create_async_engine(server_url)
+    try:
+        async with engine.connect() as connection:
+            query = text(f"SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'")
+            return list((await connection.execute(query)).scalars())
+    finally:
+        await engine.dispose()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class PostgresScratch:
-    """Creates and drops scratch databases next to TEST_DATABASE_URL's."""
+    """Creates and drops scratch databases next to TEST_DATABASE_URL's, named after the test
+    process so that those of a killed run can be told apart and dropped."""
 
     def __init__(self, server_url: str):
         self.server_url = server_url
 
+    def drop_stale(self) -> None:
+        for name in run_in_thread(_scratch_names(self.server_url)):
+            pid = name.removeprefix(PREFIX).split("_")[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                self.drop(make_url(self.server_url).set(database=name).render_as_string(False))
+
     def create(self) -> str:
-        name = f"storage_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        name = f"{PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
         run_in_thread(_admin(self.server_url, f'CREATE DATABASE "{name}"'))
         return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
 
@@ -95,6 +123,7 @@ def postgres() -> Iterator[PostgresScratch]:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+    scratch.drop_stale()
     yield scratch
 
 
