@@ -162,7 +162,9 @@ class FloodControl:
         bucket.refill(now)
         return 0.0 if now < bucket.blocked_until else bucket.tokens
 
-    async def acquire(self, chat_id: ChatId, priority: Priority = Priority.FINAL, *, reserve: int = 0) -> None:
+    async def acquire(
+        self, chat_id: ChatId, priority: Priority = Priority.FINAL, *, reserve: int = 0
+    ) -> None:
         """Wait until one write is allowed in ``chat_id`` and take its tokens.
 
         Takes one token from the chat bucket and one from the bot bucket. With ``reserve=n``

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 import telegramify_markdown
 from telegram import MessageEntity
 
-__all__ = ["MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "shorten", "split_markdown", "split_text", "utf16_len"]
+__all__ = [
+    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "shorten", "split_markdown", "split_text",
+    "utf16_len",
+]
 
 _LOGGER = logging.getLogger(__name__)
 MESSAGE_LIMIT = 4096  # characters of message text (Bot API sendMessage)
@@ -48,7 +51,8 @@ def _trim(text: str, entities: list[MessageEntity]) -> tuple[str, list[MessageEn
         start = max(entity.offset - shift, 0)
         end = min(entity.offset + entity.length - shift, size)
         if end > start:
-            kept.append(entity if (start, end - start) == (entity.offset, entity.length) else _moved(entity, start, end - start))
+            same = (start, end - start) == (entity.offset, entity.length)
+            kept.append(entity if same else _moved(entity, start, end - start))
     return stripped, kept
 
 
@@ -77,7 +81,7 @@ def render(markdown: str) -> tuple[str, list[MessageEntity]]:
         size = utf16_len(text)
         if any(e.offset < 0 or e.length <= 0 or e.offset + e.length > size for e in entities):
             raise ValueError("entity out of bounds")
-    except Exception:  # noqa: BLE001 - any converter failure means "show it as plain text"
+    except Exception:  # any converter failure means "show it as plain text"
         _LOGGER.warning("Markdown conversion failed; sending plain text", exc_info=True)
         return markdown.strip(), []
     return _trim(text, entities)

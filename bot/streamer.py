@@ -38,7 +38,15 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.flood import FloodControl, FloodRateLimiter, Priority, retry_after_seconds
-from bot.formatting import MESSAGE_LIMIT, Cut, cut_markdown, cut_text, render, shorten, utf16_len
+from bot.formatting import (
+    MESSAGE_LIMIT,
+    Cut,
+    cut_markdown,
+    cut_text,
+    render,
+    shorten,
+    utf16_len,
+)
 
 __all__ = ["ReplyStreamer", "StreamedReply"]
 
@@ -123,7 +131,8 @@ class ReplyStreamer:
         self.edit_reserve = edit_reserve
         self.edit_interval, self.group_edit_interval = edit_interval, group_edit_interval
         self.clock, self.sleep = clock, sleep
-        self.typing_interval, self.final_timeout, self.cancel_timeout = typing_interval, final_timeout, cancel_timeout
+        self.typing_interval = typing_interval
+        self.final_timeout, self.cancel_timeout = final_timeout, cancel_timeout
         self.limit = limit
         paced = isinstance(getattr(bot, "rate_limiter", None), FloodRateLimiter)
         self.paced: dict[str, Any] = {"rate_limit_args": {"paced": True}} if paced else {}
@@ -141,8 +150,9 @@ class ReplyStreamer:
 
         ``on_write(text_so_far, message_ids)`` is awaited after each successful write (the raw
         text shown so far, stripped, and the message ids); its exceptions are logged and
-        ignored. If the source raises, the text so far is landed and returned with ``.error`` set. If this task is cancelled, the text so far is landed once
-        (shielded, ``cancel_timeout`` seconds at most), then CancelledError is re-raised. A
+        ignored. If the source raises, the text so far is landed and returned with ``.error``
+        set. If this task is cancelled, the text so far is landed once (shielded,
+        ``cancel_timeout`` seconds at most), then CancelledError is re-raised. A
         ``TelegramError`` no retry can fix (e.g. ``Forbidden``: the bot was blocked) stops the
         source and is raised.
         """
@@ -158,8 +168,9 @@ class ReplyStreamer:
             run.deadline = self.clock() + self.cancel_timeout
             try:
                 await asyncio.wait_for(asyncio.shield(run.write_loop()), self.cancel_timeout)
-            except Exception:  # noqa: BLE001 - best effort while cancelling
-                _LOGGER.warning("Could not land the reply in chat %s after cancellation", chat_id, exc_info=True)
+            except Exception:  # best effort while cancelling
+                _LOGGER.warning("Could not land the reply in chat %s after cancellation", chat_id,
+                                exc_info=True)
             raise
         finally:
             run.visible.set()  # ends the typing loop after its current request
@@ -211,17 +222,21 @@ class ReplyStreamer:
         ``TelegramError`` when it is permanent (e.g. ``BadRequest``) or time is up.
         """
         try:
-            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO, message_thread_id=message_thread_id)
+            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO,
+                                            message_thread_id=message_thread_id)
         except TelegramError as exc:
             _LOGGER.debug("Chat action failed in chat %s: %s", chat_id, exc)
-        reply = ReplyParameters(reply_to_message_id, allow_sending_without_reply=True) if reply_to_message_id else None
+        reply = None
+        if reply_to_message_id:
+            reply = ReplyParameters(reply_to_message_id, allow_sending_without_reply=True)
         deadline, failures = self.clock() + self.final_timeout, 0
         while True:
             await self.flood.acquire(chat_id, Priority.FINAL)
             try:
                 message = await self.bot.send_photo(
-                    chat_id, photo, caption=shorten(caption, 1024) or None, parse_mode=None, filename=filename,
-                    message_thread_id=message_thread_id, reply_parameters=reply, **self.paced)
+                    chat_id, photo, caption=shorten(caption, 1024) or None, parse_mode=None,
+                    filename=filename, message_thread_id=message_thread_id, reply_parameters=reply,
+                    **self.paced)
                 return message.message_id, message.photo[-1].file_id
             except RetryAfter as exc:
                 self.flood.penalize(chat_id, retry_after_seconds(exc))
@@ -288,7 +303,8 @@ class _Run:
     async def keep_typing(self) -> None:
         while not self.visible.is_set():
             try:
-                await self.s.bot.send_chat_action(self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id)
+                await self.s.bot.send_chat_action(self.chat_id, ChatAction.TYPING,
+                                                  message_thread_id=self.thread_id)
             except TelegramError as exc:
                 _LOGGER.debug("Chat action failed in chat %s: %s", self.chat_id, exc)
             await _race(self.s.sleep(self.s.typing_interval), self.visible)
@@ -375,7 +391,7 @@ class _Run:
         if self.on_write is not None:
             try:
                 await self.on_write(self.text[: self.covered].strip(), list(self.message_ids))
-            except Exception:  # noqa: BLE001 - persistence must never break the stream
+            except Exception:  # persistence must never break the stream
                 _LOGGER.exception("on_write failed for chat %s", self.chat_id)
 
     async def send(self, write: _Write, final: bool) -> None:

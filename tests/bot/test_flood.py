@@ -11,7 +11,13 @@ import pytest
 from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
-from bot.flood import FloodControl, FloodRateLimiter, Priority, is_write, retry_after_seconds
+from bot.flood import (
+    FloodControl,
+    FloodRateLimiter,
+    Priority,
+    is_write,
+    retry_after_seconds,
+)
 from tests.fakes.telegram import FakeTelegram
 
 

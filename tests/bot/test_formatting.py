@@ -8,7 +8,14 @@ import re
 import pytest
 import telegramify_markdown
 
-from bot.formatting import cut_markdown, render, shorten, split_markdown, split_text, utf16_len
+from bot.formatting import (
+    cut_markdown,
+    render,
+    shorten,
+    split_markdown,
+    split_text,
+    utf16_len,
+)
 
 
 def squash(text: str) -> str:
