@@ -31,11 +31,6 @@ def database_url_from_env() -> str:
     return os.environ.get("DATABASE_URL") or default_database_url()
 
 
-def is_sqlite(url: str) -> bool:
-    """Whether ``url`` names a SQLite database (any driver)."""
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
     """An ``AsyncEngine`` for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://``).
 
