@@ -260,7 +260,7 @@ async def test_limiter_paces_a_burst_of_answers_without_a_429(fake_tg: FakeTeleg
     assert sorted(m.text for m in fake_tg.bot_messages(501)) == [f"answer {i}" for i in range(5)]
 
 
-async def test_limiter_retries_after_a_429_and_penalizes_the_chat(fake_tg: FakeTelegram) -> None:
+async def test_limiter_retries_a_write_answered_429(fake_tg: FakeTelegram) -> None:
     fake_tg.send_message(502, "hi")
     fake_tg.set_failure("sendMessage", status=429, description="Too Many Requests: retry after 1", retry_after=1)
     flood = FloodControl()
