@@ -138,14 +138,7 @@ class ChatService:
         telegram_message_id: int | None = None,
     ) -> TurnResult:
         """Store the user's message, then answer it with the chat's model."""
-        await self.store.get_or_create_chat(target.chat_id, target.chat_type)
-        await self.store.append_user_message(
-            target.chat_id,
-            text,
-            thread_id=target.thread_id,
-            telegram_message_id=telegram_message_id,
-        )
-        return await self._answer(target, sink)
+        return await self._answer(target, sink, text, telegram_message_id)
 
     async def retry(self, target: ChatTarget, sink: ReplySink) -> TurnResult | None:
         """Answer the conversation's last user message again (dropping the replies after it).
@@ -156,25 +149,34 @@ class ChatService:
         if last is None:
             return None
         await self.store.delete_last_reply(target.chat_id, target.thread_id)
-        return await self._answer(target, sink)
+        return await self._answer(target, sink, None, None)
 
-    async def _answer(self, target: ChatTarget, sink: ReplySink) -> TurnResult:
-        chat = await self.store.get_chat(target.chat_id)
-        model = self.model_of(chat)
-        routes = self.registry.resolve(model)
-        history = await self.store.context(
+    async def _answer(
+        self,
+        target: ChatTarget,
+        sink: ReplySink,
+        text: str | None,
+        telegram_message_id: int | None,
+    ) -> TurnResult:
+        turn = await self.store.begin_turn(
             target.chat_id,
-            target.thread_id,
+            chat_type=target.chat_type,
+            thread_id=target.thread_id,
+            user_message=text,
+            telegram_message_id=telegram_message_id,
             limit=self.settings.history_limit,
             max_chars=self.settings.history_max_chars,
             system_prompt=self.settings.system_prompt,
         )
-        reply = await self.store.start_reply(target.chat_id, thread_id=target.thread_id, model=model)
+        model = self.model_of(turn.chat)
+        routes = self.registry.resolve(model)
         stop = self._stops[target.key] = asyncio.Event()
         try:
             if routes[0].is_image:
-                return await self._answer_image(routes, history, model, reply.id, sink)
-            return await self._answer_text(routes, history, model, reply.id, sink, stop)
+                return await self._answer_image(routes, turn.context, model, turn.reply.id, sink)
+            return await self._answer_text(
+                routes, turn.context, model, turn.reply.id, sink, stop
+            )
         finally:
             self._stops.pop(target.key, None)
 
@@ -213,6 +215,7 @@ class ChatService:
             reply_id,
             content=delivered.text,
             status=status,
+            model=model,
             provider=provider,
             telegram_message_ids=delivered.message_ids,
         )
@@ -253,6 +256,7 @@ class ChatService:
             reply_id,
             content=content,
             status=ReplyStatus.COMPLETE,
+            model=model,
             provider=provider,
             telegram_message_ids=message_ids,
             image_file_id=file_id,
@@ -276,6 +280,7 @@ class ChatService:
             reply_id,
             content=text,
             status=ReplyStatus.FAILED,
+            model=model,
             provider=provider,
             telegram_message_ids=message_ids,
             error=error,

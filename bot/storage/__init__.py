@@ -10,13 +10,14 @@ The schema is kept by Alembic (``migrations/``): ``Store.open`` upgrades to head
 from .engine import create_engine, database_url_from_env, default_database_url
 from .migrate import upgrade_to_head
 from .records import ChatRecord, MessageRecord, ReplyStatus
-from .store import Store
+from .store import Store, TurnStart
 
 __all__ = [
     "ChatRecord",
     "MessageRecord",
     "ReplyStatus",
     "Store",
+    "TurnStart",
     "create_engine",
     "database_url_from_env",
     "default_database_url",

@@ -127,3 +127,43 @@ async def current_conversation_id(session: AsyncSession, chat_id: int, thread_id
     # Read again under the chat's lock: a concurrent caller may have created it meanwhile.
     found = (await session.execute(latest_conversation(chat_id, thread_id))).scalar()
     return found if found is not None else await create_conversation(session, chat_id, thread_id)
+
+
+async def append_message(
+    session: AsyncSession, chat_id: int, thread_id: int, values: dict[str, Any]
+) -> MessageRecord:
+    """Append a message with ``values`` (every column but the ids) to the (chat, topic)'s
+    current conversation, creating the conversation (and chat) if none."""
+    row = (await session.execute(append_to_current(chat_id, thread_id, values))).first()
+    if row is None:  # the first message of this (chat, topic)
+        conversation_id = await current_conversation_id(session, chat_id, thread_id)
+        statement = insert(Message).values(conversation_id=conversation_id, **values)
+        returning = statement.returning(Message.id, Message.conversation_id)
+        row = (await session.execute(returning)).one()
+    message_id, conversation_id = row
+    return MessageRecord(
+        id=message_id,
+        chat_id=chat_id,
+        thread_id=thread_id,
+        conversation_id=conversation_id,
+        **{**values, "status": ReplyStatus(values["status"])},
+    )
+
+
+def message_values(**fields: Any) -> dict[str, Any]:
+    """A new message's column values: ``fields``, optional columns None, created now."""
+    optional = ("model", "provider", "image_file_id", "image_url", "error")
+    values: dict[str, Any] = dict.fromkeys(optional)
+    values.update(fields, created_at=utcnow())
+    return values
+
+
+async def context_rows(
+    session: AsyncSession, chat_id: int, thread_id: int, limit: int
+) -> list[tuple[str, str]]:
+    """(role, content) of the newest ``limit`` usable messages of the current conversation,
+    newest first: empty messages and failed replies are not usable as context."""
+    usable = (Message.content != "", Message.status != ReplyStatus.FAILED.value)
+    columns = (Message.role, Message.content)
+    statement = newest_in_current(chat_id, thread_id, limit, *usable, columns=columns)
+    return [(role, content) for role, content in await session.execute(statement)]

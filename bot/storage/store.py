@@ -17,30 +17,54 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .context import trim_context
 from .engine import WRITE, create_engine
 from .migrate import upgrade_to_head
-from .models import Chat, Conversation, Message, utcnow
+from .models import Chat, Conversation, Message
 from .queries import (
-    append_to_current,
+    append_message,
     chat_record,
+    context_rows,
     create_conversation,
     current_conversation_id,
     ensure_chat,
     latest_conversation,
     locked_chat,
     message_record,
+    message_values,
     newest_in_current,
     with_origin,
 )
 from .records import ChatRecord, MessageRecord, ReplyStatus
 
 UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """What :meth:`Store.begin_turn` gives: the chat, the provider's context (OpenAI-style
+    ``[{"role", "content"}]``) and the new empty reply (status ``STREAMING``)."""
+
+    chat: ChatRecord
+    context: list[dict[str, str]]
+    reply: MessageRecord
+
+
+def _reply_values(model: str | None, provider: str | None = None) -> dict[str, Any]:
+    return message_values(
+        role="assistant",
+        content="",
+        model=model,
+        provider=provider,
+        telegram_message_ids=[],
+        status=ReplyStatus.STREAMING.value,
+    )
 
 
 class Store:
@@ -137,23 +161,42 @@ class Store:
     # Messages ------------------------------------------------------------------------------
 
     async def _append(self, chat_id: int, thread_id: int, **fields: Any) -> MessageRecord:
-        values = dict.fromkeys(("model", "provider", "image_file_id", "image_url", "error"))
-        values.update(fields, created_at=utcnow())
         async with self._write() as session:
-            row = (await session.execute(append_to_current(chat_id, thread_id, values))).first()
-            if row is None:  # the first message of this (chat, topic)
-                conversation_id = await current_conversation_id(session, chat_id, thread_id)
-                statement = insert(Message).values(conversation_id=conversation_id, **values)
-                returning = statement.returning(Message.id, Message.conversation_id)
-                row = (await session.execute(returning)).one()
-        message_id, conversation_id = row
-        return MessageRecord(
-            id=message_id,
-            chat_id=chat_id,
-            thread_id=thread_id,
-            conversation_id=conversation_id,
-            **{**values, "status": ReplyStatus(values["status"])},
-        )
+            return await append_message(session, chat_id, thread_id, message_values(**fields))
+
+    async def begin_turn(
+        self,
+        chat_id: int,
+        *,
+        chat_type: str = "private",
+        thread_id: int = 0,
+        user_message: str | None = None,
+        telegram_message_id: int | None = None,
+        limit: int = 20,
+        max_chars: int = 12000,
+        system_prompt: str | None = None,
+    ) -> TurnStart:
+        """The start of a turn in one unit of work (one write transaction instead of five, which
+        is what keeps many chats answering at once fast on SQLite): the chat (created with
+        ``chat_type`` if missing), the user's message appended (``None``: none, as for
+        ``/retry``), the ``context`` for the provider (as :meth:`context` gives it, the new
+        message included), and an empty ``STREAMING`` reply appended after it."""
+        async with self._write() as session:
+            await ensure_chat(session, chat_id, chat_type)
+            chat = chat_record(await session.get_one(Chat, chat_id))
+            if user_message is not None:
+                ids = [] if telegram_message_id is None else [telegram_message_id]
+                values = message_values(
+                    role="user",
+                    content=user_message,
+                    telegram_message_ids=ids,
+                    status=ReplyStatus.COMPLETE.value,
+                )
+                await append_message(session, chat_id, thread_id, values)
+            pairs = await context_rows(session, chat_id, thread_id, limit)
+            reply = await append_message(session, chat_id, thread_id, _reply_values(chat.model))
+        context = trim_context(pairs, max_chars=max_chars, system_prompt=system_prompt)
+        return TurnStart(chat, context, reply)
 
     async def append_user_message(
         self,
@@ -183,16 +226,9 @@ class Store:
     ) -> MessageRecord:
         """Append an empty assistant reply with status ``STREAMING`` to the current
         conversation; fill it in with ``update_reply``."""
-        return await self._append(
-            chat_id,
-            thread_id,
-            role="assistant",
-            content="",
-            model=model,
-            provider=provider,
-            telegram_message_ids=[],
-            status=ReplyStatus.STREAMING.value,
-        )
+        async with self._write() as session:
+            values = _reply_values(model, provider)
+            return await append_message(session, chat_id, thread_id, values)
 
     async def update_reply(
         self,
@@ -269,11 +305,8 @@ class Store:
 
         The system prompt's characters count against ``max_chars``.
         """
-        usable = (Message.content != "", Message.status != ReplyStatus.FAILED.value)
-        columns = (Message.role, Message.content)
-        statement = newest_in_current(chat_id, thread_id, limit, *usable, columns=columns)
         async with self._read() as session:
-            pairs = [(role, content) for role, content in await session.execute(statement)]
+            pairs = await context_rows(session, chat_id, thread_id, limit)
         return trim_context(pairs, max_chars=max_chars, system_prompt=system_prompt)
 
     async def last_user_message(self, chat_id: int, thread_id: int = 0) -> MessageRecord | None:
