@@ -20,7 +20,7 @@ pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageE
 Methods (names case-insensitive): getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
 setMyCommands, getMyCommands, deleteMyCommands, sendMessage, editMessageText, editMessageCaption,
 editMessageReplyMarkup, deleteMessage, sendPhoto, sendDocument, sendChatAction,
-answerCallbackQuery, sendMessageDraft, getFile; anything else is 404 ``Not Found: method not found``.
+answerCallbackQuery, sendMessageDraft, getFile; others: 404 ``Not Found: method not found``.
 
 An edit without ``reply_markup`` removes the inline keyboard, as Telegram does (undocumented;
 observed in TelegramBots/Telegram.Bot#402, mirrored by LasterAlex/teloxide_tests#31).
@@ -873,7 +873,7 @@ class FakeTelegram:
         self.base_url = ""
         self.base_file_url = ""
         self.calls: list[Call] = []
-        # every accepted sendMessageDraft: chat_id, draft_id, text, entities, message_thread_id, time
+        # each accepted sendMessageDraft: chat_id, draft_id, text, entities, message_thread_id, time
         self.drafts: list[dict] = []
         # exceptions raised by the fake's own code (each answered with HTTP 500)
         self.internal_errors: list[Exception] = []
@@ -916,6 +916,8 @@ class FakeTelegram:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._handle_file)
+        app.router.add_post("/_fake/send_message", self._handle_user_message)
+        app.router.add_get("/_fake/messages", self._handle_user_view)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.25)
         await self._runner.setup()
@@ -1277,6 +1279,26 @@ class FakeTelegram:
                 {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
             )
         return web.Response(body=self._files[self._file_paths[path]]["data"])
+
+    async def _handle_user_message(self, request: web.Request) -> web.Response:
+        """``POST /_fake/send_message?chat_id=N&text=...``: the user's side over HTTP."""
+        try:
+            update = self.send_message(int(request.query["chat_id"]), request.query.get("text", ""))
+        except (KeyError, ValueError) as exc:
+            return web.json_response({"ok": False, "description": str(exc)}, status=400)
+        return web.json_response({"ok": True, "result": update})
+
+    async def _handle_user_view(self, request: web.Request) -> web.Response:
+        """``GET /_fake/messages?chat_id=N``: what the user sees in that chat."""
+        try:
+            chat_id = int(request.query["chat_id"])
+        except (KeyError, ValueError) as exc:
+            return web.json_response({"ok": False, "description": str(exc)}, status=400)
+        shown = [
+            {"message_id": m.message_id, "from_bot": m.from_bot, "text": m.text or m.caption}
+            for m in self.messages(chat_id)
+        ]
+        return web.json_response({"ok": True, "result": shown})
 
     async def _handle_unknown(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -1843,10 +1865,13 @@ class FakeTelegram:
 
 async def _serve(port: int, flood: bool) -> None:
     async with FakeTelegram(port=port, flood=flood) as fake:
+        origin = fake.base_url.removesuffix("/bot")
         print(f"Fake Telegram Bot API on {fake.base_url}  (token {fake.token})")
         print(f"  base_url      = {fake.base_url}")
         print(f"  base_file_url = {fake.base_file_url}")
         print(f"  try: curl {fake.base_url}{fake.token}/getMe")
+        print(f"  the user writes: curl -X POST '{origin}/_fake/send_message?chat_id=42&text=hi'")
+        print(f"  the user sees:   curl '{origin}/_fake/messages?chat_id=42'")
         print("Ctrl-C stops it.", flush=True)
         await asyncio.Event().wait()
 

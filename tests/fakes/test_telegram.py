@@ -859,3 +859,20 @@ async def test_an_edit_without_markup_removes_the_keyboard(
     assert fake.bot_messages(CHAT)[0].reply_markup is not None
     await bot.edit_message_text("done", CHAT, sent.message_id)
     assert fake.bot_messages(CHAT)[0].reply_markup is None
+
+
+async def test_people_can_play_the_user_over_http(bot: telegram.Bot, fake: FakeTelegram) -> None:
+    origin = fake.base_url.removesuffix("/bot")
+    async with aiohttp.ClientSession() as http:
+        url = f"{origin}/_fake/send_message"
+        async with http.post(url, params={"chat_id": "7", "text": "hello bot"}) as response:
+            assert (await response.json())["result"]["message"]["text"] == "hello bot"
+        await bot.send_message(7, "hello human")
+        async with http.get(f"{origin}/_fake/messages", params={"chat_id": "7"}) as response:
+            shown = (await response.json())["result"]
+        async with http.post(url, params={"chat_id": "x"}) as response:
+            assert response.status == 400
+    assert shown == [
+        {"message_id": 1, "from_bot": False, "text": "hello bot"},
+        {"message_id": 2, "from_bot": True, "text": "hello human"},
+    ]
