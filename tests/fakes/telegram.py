@@ -31,7 +31,9 @@ given to sendPhoto are fetched only on loopback (others are recorded, with no by
 Tests drive the user's side with :meth:`FakeTelegram.send_message` and
 :meth:`FakeTelegram.press_button` (each queues one update) and read what the user sees with
 :meth:`FakeTelegram.messages`.
-``python -m tests.fakes.telegram`` serves one by hand and prints its base URL.
+``python -m tests.fakes.telegram`` serves one by hand and prints its base URL; there,
+``POST /_fake/send_message?chat_id=N&text=...`` and ``GET /_fake/messages?chat_id=N`` let a
+person play the user.
 """
 
 from __future__ import annotations
