@@ -13,10 +13,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.settings import Settings
-from bot.storage import ChatRecord, ReplyStatus, Store
+from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store
 from providers import ImageResponse, ModelRegistry, ProviderError, Route, UnknownModelError
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,10 @@ class ChatService:
     are serialised by the caller (the bot's update processor), different chats run concurrently.
     """
 
-    #: Seconds between saves of a streaming reply's partial text (message ids save at once).
-    partial_save_interval = 3.0
+    #: Seconds between saves of a streaming reply's partial text and message ids (the first save
+    #: comes this long into the reply: the final state is always saved, and a short reply needs
+    #: no partial save, which keeps the database's single writer free for other chats' turns).
+    partial_save_interval = 5.0
 
     def __init__(self, store: Store, registry: ModelRegistry, settings: Settings) -> None:
         self.store = store
@@ -158,34 +160,43 @@ class ChatService:
         text: str | None,
         telegram_message_id: int | None,
     ) -> TurnResult:
-        turn = await self.store.begin_turn(
+        chat, history = await self.store.turn_context(
             target.chat_id,
-            chat_type=target.chat_type,
-            thread_id=target.thread_id,
-            user_message=text,
-            telegram_message_id=telegram_message_id,
+            target.thread_id,
+            pending=text,
             limit=self.settings.history_limit,
             max_chars=self.settings.history_max_chars,
             system_prompt=self.settings.system_prompt,
         )
-        model = self.model_of(turn.chat)
+        model = self.model_of(chat)
         routes = self.registry.resolve(model)
+        # The provider starts at once; the turn is recorded meanwhile (the database's single
+        # writer may be busy with other chats) and awaited before the reply's id is needed.
+        recording = asyncio.create_task(
+            self.store.record_turn(
+                target.chat_id,
+                chat_type=target.chat_type,
+                thread_id=target.thread_id,
+                user_message=text,
+                telegram_message_id=telegram_message_id,
+                model=model,
+            )
+        )
+        reply = _Reply(self.store, recording, model)
         stop = self._stops[target.key] = asyncio.Event()
         try:
             if routes[0].is_image:
-                return await self._answer_image(routes, turn.context, model, turn.reply.id, sink)
-            return await self._answer_text(
-                routes, turn.context, model, turn.reply.id, sink, stop
-            )
+                return await self._answer_image(routes, history, reply, sink)
+            return await self._answer_text(routes, history, reply, sink, stop)
         finally:
             self._stops.pop(target.key, None)
+            await recording  # recorded even when the turn failed or was cancelled
 
     async def _answer_text(
         self,
         routes: list[Route],
         history: list[dict[str, str]],
-        model: str,
-        reply_id: int,
+        reply: _Reply,
         sink: ReplySink,
         stop: asyncio.Event,
     ) -> TurnResult:
@@ -198,24 +209,29 @@ class ChatService:
                 if isinstance(chunk, str) and chunk:
                     yield chunk
 
-        saver = _PartialSaver(self.store, reply_id, self.partial_save_interval)
+        saver = _PartialSaver(reply, self.partial_save_interval)
         delivered = await sink.stream(_until(text_chunks(), stop), saver.on_write)
         provider = served[0].provider.__name__ if served else None
+        model = reply.model
         if delivered.error is not None:
             error = _user_error(delivered.error)
             if delivered.text:
-                notice = f"⚠️ {model} stopped answering midway: {error}\nThe reply above is incomplete; send /retry to try again."
+                notice = (
+                    f"⚠️ {model} stopped answering midway: {error}\n"
+                    "The reply above is incomplete; send /retry to try again."
+                )
             else:
-                notice = f"⚠️ {model} failed: {error}\nSend /retry to try again, or /model to pick another model."
+                notice = (
+                    f"⚠️ {model} failed: {error}\n"
+                    "Send /retry to try again, or /model to pick another model."
+                )
             return await self._fail(
-                reply_id, sink, notice, model, provider, error, delivered.text, delivered.message_ids
+                reply, sink, notice, provider, error, delivered.text, delivered.message_ids
             )
         status = ReplyStatus.STOPPED if stop.is_set() else ReplyStatus.COMPLETE
-        await self.store.update_reply(
-            reply_id,
+        await reply.update(
             content=delivered.text,
             status=status,
-            model=model,
             provider=provider,
             telegram_message_ids=delivered.message_ids,
         )
@@ -227,8 +243,7 @@ class ChatService:
         self,
         routes: list[Route],
         history: list[dict[str, str]],
-        model: str,
-        reply_id: int,
+        reply: _Reply,
         sink: ReplySink,
     ) -> TurnResult:
         await sink.action("upload_photo")
@@ -249,62 +264,66 @@ class ChatService:
         else:
             error = None if message_ids else "no image in the provider's answer"
         if error is not None:
-            notice = f"⚠️ {model} failed: {error}\nSend /retry to try again."
-            return await self._fail(reply_id, sink, notice, model, provider, error, "", message_ids)
+            notice = f"⚠️ {reply.model} failed: {error}\nSend /retry to try again."
+            return await self._fail(reply, sink, notice, provider, error, "", message_ids)
         content = f"[image: {prompt}]"
-        await self.store.update_reply(
-            reply_id,
+        await reply.update(
             content=content,
             status=ReplyStatus.COMPLETE,
-            model=model,
             provider=provider,
             telegram_message_ids=message_ids,
             image_file_id=file_id,
             image_url=url,
         )
-        return TurnResult(ReplyStatus.COMPLETE, content, model, provider, message_ids)
+        return TurnResult(ReplyStatus.COMPLETE, content, reply.model, provider, message_ids)
 
     async def _fail(
         self,
-        reply_id: int,
+        reply: _Reply,
         sink: ReplySink,
         notice: str,
-        model: str,
         provider: str | None,
         error: str,
         text: str,
         message_ids: list[int],
     ) -> TurnResult:
         """Record a failed reply (with whatever text was delivered) and tell the user."""
-        await self.store.update_reply(
-            reply_id,
+        await reply.update(
             content=text,
             status=ReplyStatus.FAILED,
-            model=model,
             provider=provider,
             telegram_message_ids=message_ids,
             error=error,
         )
         await sink.notice(notice)
-        return TurnResult(ReplyStatus.FAILED, text, model, provider, message_ids, error)
+        return TurnResult(ReplyStatus.FAILED, text, reply.model, provider, message_ids, error)
+
+
+class _Reply:
+    """The stored reply of a running turn, whose row is being recorded by ``recording``."""
+
+    def __init__(self, store: Store, recording: asyncio.Task[MessageRecord], model: str) -> None:
+        self.store, self.recording, self.model = store, recording, model
+
+    async def update(self, **fields: Any) -> None:
+        """Change the reply's stored fields (once its row is recorded); the model is set too."""
+        stored = await self.recording
+        await self.store.update_reply(stored.id, model=self.model, **fields)
 
 
 class _PartialSaver:
-    """Saves a streaming reply's text and message ids: ids at once, text every few seconds."""
+    """Saves a streaming reply's text and message ids every ``interval`` seconds."""
 
-    def __init__(self, store: Store, reply_id: int, interval: float) -> None:
-        self.store, self.reply_id, self.interval = store, reply_id, interval
-        self._saved_ids: list[int] = []
-        self._saved_at = 0.0
+    def __init__(self, reply: _Reply, interval: float) -> None:
+        self.reply, self.interval = reply, interval
+        self._saved_at = asyncio.get_running_loop().time()
 
     async def on_write(self, text: str, message_ids: list[int]) -> None:
         now = asyncio.get_running_loop().time()
-        if message_ids == self._saved_ids and now - self._saved_at < self.interval:
+        if now - self._saved_at < self.interval:
             return
-        self._saved_ids, self._saved_at = list(message_ids), now
-        await self.store.update_reply(
-            self.reply_id, content=text, telegram_message_ids=list(message_ids)
-        )
+        self._saved_at = now
+        await self.reply.update(content=text, telegram_message_ids=list(message_ids))
 
 
 async def _until(source: AsyncIterator[str], stop: asyncio.Event) -> AsyncIterator[str]:

@@ -1,7 +1,8 @@
 """The reply streamer: a stream of text chunks becomes a live, growing Telegram reply.
 
-* ``typing`` at once and every 4.5 s until the first text shows (Bot API sendChatAction: "the
-  status is set for 5 seconds or less"); the first text goes out as soon as it arrives.
+* ``typing`` 0.2 s in (unless the text came first) and every 4.5 s until the first text shows
+  (Bot API sendChatAction: "the status is set for 5 seconds or less"); the first text goes out
+  as soon as it arrives.
 * A writer, decoupled from the chunk reader, keeps the message in step with the *draft* (the
   text so far): it writes when the draft differs from what is shown, the edit interval has
   passed and the chat keeps ``edit_reserve`` tokens (this reply's final write, the next reply's
@@ -105,7 +106,9 @@ class ReplyStreamer:
 
     ``edit_interval`` / ``group_edit_interval``: seconds between writes of one reply in a private
     chat / a group (``chat_id < 0``). ``clock`` returns seconds, ``sleep`` waits seconds (both
-    injectable). ``typing_interval``: seconds between typing actions. ``final_timeout``: seconds
+    injectable). ``typing_delay``: seconds to wait for the first text before the first typing action
+(a reply whose text comes at once needs none, and a request is saved); ``typing_interval``:
+seconds between typing actions. ``final_timeout``: seconds
     after the source ends during which the final text is retried. ``cancel_timeout``: seconds
     allowed to land the text after a cancellation. ``limit``: characters per message (4096).
     ``edit_reserve``: chat tokens an intermediate edit must leave (one for this reply's final
@@ -121,6 +124,7 @@ class ReplyStreamer:
         group_edit_interval: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        typing_delay: float = 0.2,
         typing_interval: float = 4.5,
         final_timeout: float = 300.0,
         cancel_timeout: float = 5.0,
@@ -131,7 +135,7 @@ class ReplyStreamer:
         self.edit_reserve = edit_reserve
         self.edit_interval, self.group_edit_interval = edit_interval, group_edit_interval
         self.clock, self.sleep = clock, sleep
-        self.typing_interval = typing_interval
+        self.typing_delay, self.typing_interval = typing_delay, typing_interval
         self.final_timeout, self.cancel_timeout = final_timeout, cancel_timeout
         self.limit = limit
         paced = isinstance(getattr(bot, "rate_limiter", None), FloodRateLimiter)
@@ -301,6 +305,8 @@ class _Run:
             self.done.set()
 
     async def keep_typing(self) -> None:
+        if self.s.typing_delay:
+            await _race(self.s.sleep(self.s.typing_delay), self.visible)
         while not self.visible.is_set():
             try:
                 await self.s.bot.send_chat_action(self.chat_id, ChatAction.TYPING,

@@ -10,14 +10,13 @@ The schema is kept by Alembic (``migrations/``): ``Store.open`` upgrades to head
 from .engine import create_engine, database_url_from_env, default_database_url
 from .migrate import upgrade_to_head
 from .records import ChatRecord, MessageRecord, ReplyStatus
-from .store import Store, TurnStart
+from .store import Store
 
 __all__ = [
     "ChatRecord",
     "MessageRecord",
     "ReplyStatus",
     "Store",
-    "TurnStart",
     "create_engine",
     "database_url_from_env",
     "default_database_url",

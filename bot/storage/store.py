@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -44,16 +43,6 @@ from .queries import (
 from .records import ChatRecord, MessageRecord, ReplyStatus
 
 UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
-
-
-@dataclass(frozen=True)
-class TurnStart:
-    """What :meth:`Store.begin_turn` gives: the chat, the provider's context (OpenAI-style
-    ``[{"role", "content"}]``) and the new empty reply (status ``STREAMING``)."""
-
-    chat: ChatRecord
-    context: list[dict[str, str]]
-    reply: MessageRecord
 
 
 def _reply_values(model: str | None, provider: str | None = None) -> dict[str, Any]:
@@ -164,7 +153,30 @@ class Store:
         async with self._write() as session:
             return await append_message(session, chat_id, thread_id, message_values(**fields))
 
-    async def begin_turn(
+    async def turn_context(
+        self,
+        chat_id: int,
+        thread_id: int = 0,
+        *,
+        pending: str | None = None,
+        limit: int = 20,
+        max_chars: int = 12000,
+        system_prompt: str | None = None,
+    ) -> tuple[ChatRecord | None, list[dict[str, str]]]:
+        """A turn's start, read only: the chat (``None`` if not stored yet) and the provider's
+        context as :meth:`context` gives it, with ``pending`` (the user's new message, not
+        stored yet) as its newest user message. Being a read, it does not wait for the
+        database's single writer, so a burst of chats reaches the providers sooner; the turn is
+        recorded with :meth:`record_turn`."""
+        async with self._read() as session:
+            chat = await session.get(Chat, chat_id)
+            rows = await context_rows(session, chat_id, thread_id, limit)
+        if pending:
+            rows = [("user", pending), *rows[: limit - 1]]
+        context = trim_context(rows, max_chars=max_chars, system_prompt=system_prompt)
+        return (None if chat is None else chat_record(chat)), context
+
+    async def record_turn(
         self,
         chat_id: int,
         *,
@@ -172,18 +184,13 @@ class Store:
         thread_id: int = 0,
         user_message: str | None = None,
         telegram_message_id: int | None = None,
-        limit: int = 20,
-        max_chars: int = 12000,
-        system_prompt: str | None = None,
-    ) -> TurnStart:
-        """The start of a turn in one unit of work (one write transaction instead of five, which
-        is what keeps many chats answering at once fast on SQLite): the chat (created with
-        ``chat_type`` if missing), the user's message appended (``None``: none, as for
-        ``/retry``), the ``context`` for the provider (as :meth:`context` gives it, the new
-        message included), and an empty ``STREAMING`` reply appended after it."""
+        model: str | None = None,
+    ) -> MessageRecord:
+        """Record a turn's start in one unit of work: the chat (created with ``chat_type`` if
+        missing), the user's message (``None``: none, as for ``/retry``) and the empty reply
+        (status ``STREAMING``) after it, which is returned."""
         async with self._write() as session:
             await ensure_chat(session, chat_id, chat_type)
-            chat = chat_record(await session.get_one(Chat, chat_id))
             if user_message is not None:
                 ids = [] if telegram_message_id is None else [telegram_message_id]
                 values = message_values(
@@ -193,10 +200,7 @@ class Store:
                     status=ReplyStatus.COMPLETE.value,
                 )
                 await append_message(session, chat_id, thread_id, values)
-            pairs = await context_rows(session, chat_id, thread_id, limit)
-            reply = await append_message(session, chat_id, thread_id, _reply_values(chat.model))
-        context = trim_context(pairs, max_chars=max_chars, system_prompt=system_prompt)
-        return TurnStart(chat, context, reply)
+            return await append_message(session, chat_id, thread_id, _reply_values(model))
 
     async def append_user_message(
         self,

@@ -36,15 +36,17 @@ async def test_several_turns_history_reaches_the_provider(bot: RunningBot) -> No
 
 async def test_streamed_reply_final_text_equals_what_the_provider_sent(bot: RunningBot) -> None:
     text = " ".join(f"word{i}" for i in range(300))  # 2,389 characters in many deltas
-    bot.providers.push("openai", Reply(text, delta_chars=7, delay=0.01))
+    bot.providers.push("openai", Reply(text, delta_chars=7, delay=0.01, hang=0.6))
 
     bot.telegram.send_message(CHAT, "Count for me")
     message = await bot.wait_for_text(CHAT, text, timeout=30)
 
     assert len(bot.telegram.bot_messages(CHAT)) == 1
     assert message.edits >= 1  # it grew: sent early, then edited
-    typing = bot.telegram.calls_for("sendChatAction", CHAT)
-    assert typing and typing[0].params["action"] == "typing"
+    # The provider took 0.6 s to answer: "typing" showed meanwhile, before the first text.
+    calls = [c.method for c in bot.telegram.calls if c.chat_id == CHAT and c.method != "getUpdates"]
+    assert calls[:2] == ["sendChatAction", "sendMessage"]
+    assert bot.telegram.calls_for("sendChatAction", CHAT)[0].params["action"] == "typing"
     assert not [c for c in bot.telegram.calls if c.status == 400]
 
 

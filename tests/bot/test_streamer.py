@@ -77,9 +77,20 @@ async def test_final_text_is_the_source_text_as_rendered(fake_tg: FakeTelegram, 
     assert message.text == render(PROSE)[0]
     assert message.reply_to_message_id == 1
     assert message.edits >= 2  # it grew on screen
-    assert statuses(fake_tg, "sendChatAction")[:1] == [200]
-    assert fake_tg.calls_for("sendChatAction", CHAT)[0].params["action"] == "typing"
+    assert not fake_tg.calls_for("sendChatAction", CHAT)  # the text came at once: no typing
     assert {c.status for c in fake_tg.calls} == {200}  # no 429, no "not modified", no parse error
+
+
+async def test_typing_shows_while_the_first_text_is_late(fake_tg: FakeTelegram, streamer: ReplyStreamer) -> None:
+    async def late() -> AsyncIterator[str]:
+        await asyncio.sleep(0.5)  # longer than the streamer's typing_delay (0.2 s)
+        yield "At last."
+
+    await streamer.stream(CHAT, late())
+
+    methods = [c.method for c in fake_tg.calls if c.chat_id == CHAT and c.method != "getUpdates"]
+    assert methods[-2:] == ["sendChatAction", "sendMessage"]
+    assert fake_tg.calls_for("sendChatAction", CHAT)[0].params["action"] == "typing"
 
 
 async def test_first_text_is_sent_as_soon_as_it_arrives(fake_tg: FakeTelegram, streamer: ReplyStreamer) -> None:
@@ -303,7 +314,12 @@ async def test_on_write_failures_do_not_break_the_stream(fake_tg: FakeTelegram, 
 
 
 async def test_group_reply_in_a_topic(fake_tg: FakeTelegram, streamer: ReplyStreamer) -> None:
-    await streamer.stream(GROUP, pieces(PROSE, delay=0.01), message_thread_id=5, reply_to_message_id=1)
+    async def late() -> AsyncIterator[str]:
+        await asyncio.sleep(0.4)  # late enough for a typing action, which goes to the topic too
+        async for piece in pieces(PROSE, delay=0.01):
+            yield piece
+
+    await streamer.stream(GROUP, late(), message_thread_id=5, reply_to_message_id=1)
     (message,) = fake_tg.bot_messages(GROUP)
     assert (message.text, message.message_thread_id, message.reply_to_message_id) == (render(PROSE)[0], 5, 1)
     assert fake_tg.calls_for("sendChatAction", GROUP)[0].params.get("message_thread_id") == 5

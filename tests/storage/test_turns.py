@@ -1,5 +1,6 @@
-"""``Store.begin_turn``: a turn's start (chat, user message, context, empty reply) in one unit
-of work, on SQLite and PostgreSQL."""
+"""A turn's start: ``Store.turn_context`` (read only, the user's new message pending) and
+``Store.record_turn`` (the user's message and the empty reply in one unit of work), on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,62 +11,71 @@ from bot.storage import ReplyStatus, Store
 CHAT = 88
 
 
-async def test_begin_turn_creates_the_chat_and_returns_the_context_and_an_empty_reply(
-    store: Store,
-) -> None:
-    turn = await store.begin_turn(
-        CHAT, chat_type="group", user_message="hello", telegram_message_id=5,
-        system_prompt="Be brief.",
-    )
+async def test_a_first_turn_reads_no_chat_then_records_it(store: Store) -> None:
+    chat, context = await store.turn_context(CHAT, pending="hello", system_prompt="Be brief.")
 
-    assert turn.chat.id == CHAT and turn.chat.type == "group" and turn.chat.model is None
-    assert turn.context == [
+    assert chat is None
+    assert context == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "hello"},
     ]
-    assert turn.reply.role == "assistant" and turn.reply.status is ReplyStatus.STREAMING
-    assert turn.reply.content == ""
+    assert await store.history(CHAT) == []  # reading stores nothing
+
+    reply = await store.record_turn(
+        CHAT, chat_type="group", user_message="hello", telegram_message_id=5, model="m"
+    )
+
+    assert reply.role == "assistant" and reply.status is ReplyStatus.STREAMING
+    assert reply.content == "" and reply.model == "m"
+    stored = await store.get_chat(CHAT)
+    assert stored is not None and stored.type == "group"
     history = await store.history(CHAT)
     assert [(m.role, m.content, m.telegram_message_ids) for m in history] == [
         ("user", "hello", [5]),
         ("assistant", "", []),
     ]
-    assert history[1].id == turn.reply.id
+    assert history[1].id == reply.id
 
 
-async def test_begin_turn_sees_earlier_turns_and_the_chats_model(store: Store) -> None:
-    first = await store.begin_turn(CHAT, user_message="q1")
-    await store.update_reply(first.reply.id, content="a1", status=ReplyStatus.COMPLETE)
+async def test_the_pending_message_follows_earlier_turns_within_the_limits(store: Store) -> None:
+    first = await store.record_turn(CHAT, user_message="q1")
+    await store.update_reply(first.id, content="a1", status=ReplyStatus.COMPLETE)
+    second = await store.record_turn(CHAT, user_message="q2")
+    await store.update_reply(second.id, content="a2", status=ReplyStatus.COMPLETE)
     await store.set_model(CHAT, "gpt-4o")
 
-    second = await store.begin_turn(CHAT, user_message="q2", limit=20, max_chars=1000)
+    chat, context = await store.turn_context(CHAT, pending="q3", limit=3)
 
-    assert second.chat.model == "gpt-4o"
-    assert second.context == [
-        {"role": "user", "content": "q1"},
+    assert chat is not None and chat.model == "gpt-4o"
+    assert context == [
         {"role": "assistant", "content": "a1"},
         {"role": "user", "content": "q2"},
-    ]
+        {"role": "assistant", "content": "a2"},
+        {"role": "user", "content": "q3"},
+    ][-3:]
+    _, budgeted = await store.turn_context(CHAT, pending="q3", max_chars=4)
+    assert budgeted == [{"role": "assistant", "content": "a2"}, {"role": "user", "content": "q3"}]
 
 
-async def test_begin_turn_without_a_user_message_answers_the_last_one_again(store: Store) -> None:
-    first = await store.begin_turn(CHAT, user_message="q1")
-    await store.update_reply(first.reply.id, content="broken", status=ReplyStatus.FAILED)
+async def test_a_retry_reads_and_records_without_a_new_user_message(store: Store) -> None:
+    first = await store.record_turn(CHAT, user_message="q1")
+    await store.update_reply(first.id, content="broken", status=ReplyStatus.FAILED)
     await store.delete_last_reply(CHAT)
 
-    retried = await store.begin_turn(CHAT)
+    _, context = await store.turn_context(CHAT)
+    await store.record_turn(CHAT)
 
-    assert retried.context == [{"role": "user", "content": "q1"}]
+    assert context == [{"role": "user", "content": "q1"}]
     assert [m.role for m in await store.history(CHAT)] == ["user", "assistant"]
 
 
 async def test_concurrent_turns_of_many_chats_all_land(store: Store) -> None:
     chats = range(1000, 1030)
-    turns = await asyncio.gather(
-        *(store.begin_turn(chat, user_message=f"hi {chat}") for chat in chats)
+    replies = await asyncio.gather(
+        *(store.record_turn(chat, user_message=f"hi {chat}") for chat in chats)
     )
 
-    assert [t.context for t in turns] == [[{"role": "user", "content": f"hi {c}"}] for c in chats]
-    assert len({t.reply.id for t in turns}) == len(chats)
+    assert len({r.id for r in replies}) == len(chats)
     for chat in chats:
         assert [m.content for m in await store.history(chat)] == [f"hi {chat}", ""]
+        assert (await store.turn_context(chat))[1] == [{"role": "user", "content": f"hi {chat}"}]
