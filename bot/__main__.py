@@ -58,7 +58,13 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_migrate(DatabaseSettings().database_url))
         print("database upgraded to the newest schema")
         return
-    asyncio.run(_run(load_settings()))
+    from bot.storage import SchemaUpgradeError
+
+    try:
+        asyncio.run(_run(load_settings()))
+    except SchemaUpgradeError as error:
+        print(f"Database error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from bot import handlers
 from bot.flood import FloodControl, FloodRateLimiter
 from bot.service import ChatService
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
 from providers import ModelRegistry, default_registry
 
@@ -150,7 +150,9 @@ async def _tell_interrupted(application: Application, store: Store) -> None:
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the bot until ``stop`` is set: migrate, start polling, answer, shut down cleanly."""
     providers.settings.configure(settings)
-    store = await Store.open(settings.database_url, migrate=True)
+    # In a child process, so that this long-running one never loads Alembic (~11 MiB).
+    await upgrade_in_subprocess(settings.database_url)
+    store = await Store.open(settings.database_url, migrate=False)
     try:
         registry = default_registry(settings)
         application = build_application(settings, store, registry)

@@ -8,7 +8,7 @@ The schema is kept by Alembic (``migrations/``): ``Store.open`` upgrades to head
 """
 
 from .engine import create_engine, database_url_from_env, default_database_url
-from .migrate import upgrade_to_head
+from .schema import SchemaUpgradeError, upgrade_in_subprocess, upgrade_to_head
 from .records import ChatRecord, MessageRecord, ReplyStatus
 from .store import Store
 
@@ -16,9 +16,11 @@ __all__ = [
     "ChatRecord",
     "MessageRecord",
     "ReplyStatus",
+    "SchemaUpgradeError",
     "Store",
     "create_engine",
     "database_url_from_env",
     "default_database_url",
+    "upgrade_in_subprocess",
     "upgrade_to_head",
 ]

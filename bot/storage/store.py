@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .context import trim_context
 from .engine import WRITE, create_engine
-from .migrate import upgrade_to_head
 from .models import Chat, Conversation, Message
 from .queries import (
     append_message,
@@ -41,6 +40,7 @@ from .queries import (
     with_origin,
 )
 from .records import ChatRecord, MessageRecord, ReplyStatus
+from .schema import upgrade_to_head
 
 UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
 

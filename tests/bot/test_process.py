@@ -53,6 +53,20 @@ async def test_bad_setting_is_named(tmp_path: Path, name: str, value: str) -> No
     assert len(lines) == 1 and lines[0].startswith(f"Configuration error: {name} ")
 
 
+async def test_unreachable_database_stops_start_up_with_a_clear_line(tmp_path: Path) -> None:
+    env = bot_env(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN="123:abc",
+        DATABASE_URL="postgresql+asyncpg://bot:secret-pw@127.0.0.1:1/nowhere",
+    )
+    process = await start_bot(tmp_path, env)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    lines = err.decode().strip().splitlines()
+    assert process.returncode == 1
+    assert lines[-1].startswith("Database error: database upgrade failed: ")
+    assert "secret-pw" not in err.decode()
+
+
 async def wait_for(predicate, timeout: float = 30) -> None:  # noqa: ANN001
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -1,0 +1,46 @@
+"""Upgrading the schema without keeping Alembic in memory.
+
+Alembic (about 11 MiB of resident memory once imported) is needed only while the schema is
+upgraded. :func:`upgrade_to_head` imports it only when called; :func:`upgrade_in_subprocess`
+runs ``python -m bot.storage upgrade`` in a child process, so a long-running bot never loads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+
+class SchemaUpgradeError(RuntimeError):
+    """The database could not be upgraded; the message says why (the child's last line)."""
+
+
+async def upgrade_to_head(url: str) -> None:
+    """Upgrade the database at ``url`` to the newest migration, in this process."""
+    from .migrate import upgrade_to_head as upgrade
+
+    await upgrade(url)
+
+
+async def upgrade_in_subprocess(url: str) -> None:
+    """Upgrade the database at ``url`` to the newest migration in a child process.
+
+    The URL travels in the child's environment (``DATABASE_URL``), never on its command line
+    (where other users could read a password). Raises SchemaUpgradeError with the last line of
+    the child's error output when the upgrade fails.
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.storage",
+        "upgrade",
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, error = await process.communicate()
+    if process.returncode != 0:
+        lines = error.decode(errors="replace").strip().splitlines()
+        reason = lines[-1] if lines else f"exit status {process.returncode}"
+        raise SchemaUpgradeError(f"database upgrade failed: {reason}")
