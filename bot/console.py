@@ -28,10 +28,14 @@ class ConsoleSink:
     def __init__(self, out=sys.stdout) -> None:  # noqa: ANN001 - any text stream
         self.out = out
 
-    async def stream(self, chunks: AsyncIterable[str], on_write: WriteCallback) -> SinkReply:
+    async def stream(
+        self, chunks: AsyncIterable[str], on_write: WriteCallback, stop: asyncio.Event
+    ) -> SinkReply:
         text = ""
         try:
             async for chunk in chunks:
+                if stop.is_set():
+                    break
                 text += chunk
                 self.out.write(chunk)
                 self.out.flush()

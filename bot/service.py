@@ -50,7 +50,11 @@ class SinkReply:
 class ReplySink(Protocol):
     """Where replies go. The Telegram sink wraps the reply streamer; tests use their own."""
 
-    async def stream(self, chunks: AsyncIterable[str], on_write: WriteCallback) -> SinkReply: ...
+    async def stream(
+        self, chunks: AsyncIterable[str], on_write: WriteCallback, stop: asyncio.Event
+    ) -> SinkReply:
+        """Show the chunks as one growing reply; when ``stop`` is set, end it where it is."""
+        ...
 
     async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]: ...
 
@@ -210,7 +214,7 @@ class ChatService:
                     yield chunk
 
         saver = _PartialSaver(reply, self.partial_save_interval)
-        delivered = await sink.stream(_until(text_chunks(), stop), saver.on_write)
+        delivered = await sink.stream(text_chunks(), saver.on_write, stop)
         provider = served[0].provider.__name__ if served else None
         model = reply.model
         if delivered.error is not None:
@@ -324,28 +328,6 @@ class _PartialSaver:
             return
         self._saved_at = now
         await self.reply.update(content=text, telegram_message_ids=list(message_ids))
-
-
-async def _until(source: AsyncIterator[str], stop: asyncio.Event) -> AsyncIterator[str]:
-    """Yield from ``source`` until it ends or ``stop`` is set (then close it at once)."""
-    waiter = asyncio.ensure_future(stop.wait())
-    try:
-        while True:
-            step = asyncio.ensure_future(anext(source))
-            await asyncio.wait({step, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():
-                step.cancel()
-                await asyncio.gather(step, return_exceptions=True)
-                return
-            try:
-                chunk = step.result()
-            except StopAsyncIteration:
-                return
-            yield chunk
-    finally:
-        waiter.cancel()
-        await asyncio.gather(waiter, return_exceptions=True)
-        await source.aclose()  # type: ignore[attr-defined]
 
 
 def _user_error(error: BaseException) -> str:

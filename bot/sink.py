@@ -38,13 +38,16 @@ class TelegramSink:
         self.reply_to = reply_to_message_id
         self._action: asyncio.Task[None] | None = None
 
-    async def stream(self, chunks: AsyncIterable[str], on_write: WriteCallback) -> SinkReply:
+    async def stream(
+        self, chunks: AsyncIterable[str], on_write: WriteCallback, stop: asyncio.Event
+    ) -> SinkReply:
         delivered = await self.streamer.stream(
             self.chat_id,
             chunks,
             message_thread_id=self.thread_id,
             reply_to_message_id=self.reply_to,
             on_write=on_write,
+            stop=stop,
         )
         return SinkReply(delivered.text, list(delivered.message_ids), delivered.error)
 

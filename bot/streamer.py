@@ -149,8 +149,12 @@ seconds between typing actions. ``final_timeout``: seconds
         message_thread_id: int | None = None,
         reply_to_message_id: int | None = None,
         on_write: OnWrite | None = None,
+        stop: asyncio.Event | None = None,
     ) -> StreamedReply:
         """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it landed.
+
+        When ``stop`` is set (``/stop``), reading ``chunks`` ends at once (the source is closed,
+        even while it waits for its next chunk) and the text so far is the reply.
 
         ``on_write(text_so_far, message_ids)`` is awaited after each successful write (the raw
         text shown so far, stripped, and the message ids); its exceptions are logged and
@@ -163,6 +167,9 @@ seconds between typing actions. ``final_timeout``: seconds
         run = _Run(self, chat_id, message_thread_id, reply_to_message_id, on_write)
         reader = asyncio.ensure_future(run.read(chunks))
         typing = asyncio.ensure_future(run.keep_typing())
+        stopper = None if stop is None else asyncio.ensure_future(stop.wait())
+        if stopper is not None:
+            stopper.add_done_callback(lambda waited: waited.cancelled() or run.stop_reading(reader))
         try:
             delivered = await run.write_loop()
         except asyncio.CancelledError:
@@ -177,6 +184,8 @@ seconds between typing actions. ``final_timeout``: seconds
                                 exc_info=True)
             raise
         finally:
+            if stopper is not None:
+                stopper.cancel()
             run.visible.set()  # ends the typing loop after its current request
             if not typing.done() and not run.message_ids:
                 typing.cancel()
@@ -279,6 +288,7 @@ class _Run:
         self.last_write = -math.inf
         self.failures = 0
         self.deadline: float | None = None
+        self.stopped = False  # stop_reading() ended the source
 
     @property
     def text(self) -> str:
@@ -294,10 +304,22 @@ class _Run:
             self.size += len(chunk)
             self.changed.set()
 
+    def stop_reading(self, reader: asyncio.Future[None]) -> None:
+        """End the reply where it is (``/stop``): the reader's wait for a chunk is cancelled."""
+        if not reader.done() and not self.done.is_set():
+            self.stopped = True
+            reader.cancel()
+
     async def read(self, chunks: AsyncIterable[str]) -> None:
         try:
             async for chunk in chunks:
                 self.feed(chunk)
+        except asyncio.CancelledError:
+            if not self.stopped:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # a stop, not a cancellation of the reply: land the text so far
         except Exception as exc:  # noqa: BLE001 - reported in StreamedReply.error
             _LOGGER.info("Chunk source for chat %s ended with %r", self.chat_id, exc)
             self.error = exc

@@ -8,8 +8,8 @@ The schema is kept by Alembic (``migrations/``): ``Store.open`` upgrades to head
 """
 
 from .engine import create_engine, database_url_from_env, default_database_url
-from .schema import SchemaUpgradeError, upgrade_in_subprocess, upgrade_to_head
 from .records import ChatRecord, MessageRecord, ReplyStatus
+from .schema import SchemaUpgradeError, upgrade_in_subprocess, upgrade_to_head
 from .store import Store
 
 __all__ = [

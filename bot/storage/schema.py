@@ -10,6 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
+
+#: The folder holding the ``bot`` package, so the child finds it even when the project is not
+#: installed and the working directory is elsewhere.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SchemaUpgradeError(RuntimeError):
@@ -35,7 +40,7 @@ async def upgrade_in_subprocess(url: str) -> None:
         "-m",
         "bot.storage",
         "upgrade",
-        env={**os.environ, "DATABASE_URL": url},
+        env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": _python_path()},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -44,3 +49,8 @@ async def upgrade_in_subprocess(url: str) -> None:
         lines = error.decode(errors="replace").strip().splitlines()
         reason = lines[-1] if lines else f"exit status {process.returncode}"
         raise SchemaUpgradeError(f"database upgrade failed: {reason}")
+
+
+def _python_path() -> str:
+    paths = [str(PACKAGE_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return os.pathsep.join(paths)

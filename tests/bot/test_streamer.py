@@ -461,3 +461,26 @@ async def test_a_429_on_the_final_write_waits_exactly_retry_after(
     await task
     assert writes(fake) == [("sendMessage", 0.0, 200, "Almost"), ("editMessageText", 0.0, 429, "Almost done."),
                             ("editMessageText", 7.0, 200, "Almost done.")]
+
+
+async def test_stop_ends_the_reply_where_it_is_and_closes_the_source(
+    fake_tg: FakeTelegram, streamer: ReplyStreamer
+) -> None:
+    stop, closed = asyncio.Event(), asyncio.Event()
+
+    async def endless() -> AsyncIterator[str]:
+        try:
+            yield "Once upon a time"
+            await asyncio.Event().wait()  # a provider that never sends its next chunk
+            yield "never shown"
+        finally:
+            closed.set()
+
+    task = asyncio.create_task(streamer.stream(CHAT, endless(), stop=stop))
+    await fake_tg.wait_for(lambda: bool(fake_tg.bot_messages(CHAT)))
+    stop.set()
+    reply = await asyncio.wait_for(task, 10)
+
+    assert reply == StreamedReply("Once upon a time", reply.message_ids, None, True)
+    assert closed.is_set()
+    assert [m.text for m in fake_tg.bot_messages(CHAT)] == ["Once upon a time"]
