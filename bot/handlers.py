@@ -135,6 +135,15 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(NOT_TEXT)
 
 
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the bot does not have, in a private chat (in groups it may be another bot's)."""
+    if await _allowed(update, _deps(context)):
+        command = (update.effective_message.text or "").split(maxsplit=1)[0]
+        await update.effective_message.reply_text(
+            f"I don't know the command {command}. Send /help to see what I can do."
+        )
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _allowed(update, _deps(context)):
         name = update.effective_user.first_name if update.effective_user else "there"
@@ -272,4 +281,9 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(model_button))
     text = (filters.TEXT & ~filters.COMMAND) | (filters.PHOTO & filters.CAPTION)
     application.add_handler(MessageHandler(text, on_text))
-    application.add_handler(MessageHandler(~text & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_other))
+    application.add_handler(
+        MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)
+    )
+    application.add_handler(
+        MessageHandler(~text & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_other)
+    )

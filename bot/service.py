@@ -132,9 +132,6 @@ class ChatService:
         event.set()
         return True
 
-    def is_running(self, target: ChatTarget) -> bool:
-        return target.key in self._stops
-
     async def run_turn(
         self,
         target: ChatTarget,

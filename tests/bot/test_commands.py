@@ -142,3 +142,9 @@ async def test_forget_deletes_the_chat_history(bot: RunningBot) -> None:
     assert bot.providers.requests_for("openai")[-1].json["messages"] == [
         {"role": "user", "content": "hello again"}
     ]
+
+
+async def test_an_unknown_command_points_to_help(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/imagine a castle")
+    await bot.wait_for_text(CHAT, "I don't know the command /imagine. Send /help to see what I can do.")
+    assert not bot.providers.requests
