@@ -119,3 +119,32 @@ async def test_restart_in_the_middle_of_a_reply(tmp_path: Path) -> None:
     secret = telegram.token.split(":", 1)[1]
     logs = (first_log + second_log).decode()
     assert "polling" in logs and secret not in logs
+
+
+async def test_console_runs_turns_without_telegram(tmp_path: Path) -> None:
+    async with FakeProviders() as fake:
+        fake.push("openai", Reply("First answer."), Reply("Second answer."))
+        env = bot_env(
+            tmp_path,
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+            DEFAULT_MODEL="gpt-4o-mini",
+            **fake.env(),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.console", cwd=tmp_path, env=env,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(
+            process.communicate(b"hello\n/model nonsense-model\nand again\n/quit\n"), 60
+        )
+    text = out.decode()
+    assert process.returncode == 0, err.decode()
+    assert "model: gpt-4o-mini" in text
+    assert "First answer." in text and "Second answer." in text
+    assert "nonsense-model" in text  # the unknown model is named in the answer
+    assert fake.requests_for("openai")[-1].json["messages"] == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "First answer."},
+        {"role": "user", "content": "and again"},
+    ]
