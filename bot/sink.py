@@ -52,16 +52,19 @@ class TelegramSink:
         return SinkReply(delivered.text, list(delivered.message_ids), delivered.error)
 
     async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
-        self._stop_action()
         extension = mimetypes.guess_extension(image.mime_type or "") or ".png"
-        return await self.streamer.send_photo(
-            self.chat_id,
-            image.data,
-            caption=caption,
-            filename=f"image{extension}",
-            message_thread_id=self.thread_id,
-            reply_to_message_id=self.reply_to,
-        )
+        try:
+            return await self.streamer.send_photo(
+                self.chat_id,
+                image.data,
+                caption=caption,
+                filename=f"image{extension}",
+                message_thread_id=self.thread_id,
+                reply_to_message_id=self.reply_to,
+                action=self._action is None,  # "upload_photo" shows already, while generating
+            )
+        finally:
+            self._stop_action()
 
     async def notice(self, text: str) -> list[int]:
         self._stop_action()

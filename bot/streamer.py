@@ -184,19 +184,22 @@ seconds between typing actions. ``final_timeout``: seconds
         filename: str = "image.png",
         message_thread_id: int | None = None,
         reply_to_message_id: int | None = None,
+        action: bool = True,
     ) -> tuple[int, str]:
         """Upload ``photo`` (image bytes; the Bot API takes up to 10 MB) with a plain-text caption.
 
-        An ``upload_photo`` action goes first; the caption is cut to 1024 characters on a word
+        An ``upload_photo`` action goes first (unless ``action`` is False: the caller shows it
+        already); the caption is cut to 1024 characters on a word
         boundary, ending with "…". 429s are honoured and network errors retried for up to
         ``final_timeout`` seconds. Returns (message_id, file_id of the largest size). Raises the
         ``TelegramError`` when it is permanent (e.g. ``BadRequest``) or time is up.
         """
-        try:
-            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO,
-                                            message_thread_id=message_thread_id)
-        except TelegramError as exc:
-            _LOGGER.debug("Chat action failed in chat %s: %s", chat_id, exc)
+        if action:
+            try:
+                await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO,
+                                                message_thread_id=message_thread_id)
+            except TelegramError as exc:
+                _LOGGER.debug("Chat action failed in chat %s: %s", chat_id, exc)
         reply = None
         if reply_to_message_id:
             reply = ReplyParameters(reply_to_message_id, allow_sending_without_reply=True)
