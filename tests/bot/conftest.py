@@ -24,14 +24,6 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
-@pytest.fixture
-async def providers_fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeProviders]:
-    async with FakeProviders() as fake:
-        for name, value in fake.env().items():
-            monkeypatch.setenv(name, value)
-        yield fake
-
-
 @dataclass
 class RunningBot:
     """A bot started with :func:`serve` in this event loop, and how to talk to it."""
@@ -110,13 +102,13 @@ def database(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def make_bot(
-    telegram: FakeTelegram, providers_fake: FakeProviders, database: Path
+    telegram: FakeTelegram, fake_providers: FakeProviders, database: Path
 ) -> AsyncIterator[Callable[..., RunningBot]]:
     """Build (not start) a bot with settings overrides: ``bot = make_bot(allowed_user_ids=…)``."""
     made: list[RunningBot] = []
 
     def factory(**overrides: object) -> RunningBot:
-        running = RunningBot(telegram, providers_fake, make_settings(telegram, database, **overrides))
+        running = RunningBot(telegram, fake_providers, make_settings(telegram, database, **overrides))
         made.append(running)
         return running
 

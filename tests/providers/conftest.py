@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,6 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeProviders]:
-    """The fake provider server; every ``*_URL`` and ``OPENAI_*`` variable points at it."""
-    async with FakeProviders() as server:
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        yield server
+def fake(fake_providers: FakeProviders) -> FakeProviders:
+    """The fake provider server (``tests/conftest.py``), by the name these tests use."""
+    return fake_providers

@@ -1,0 +1,18 @@
+"""Fixtures shared by every test area."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.fakes.providers import FakeProviders
+
+
+@pytest.fixture
+async def fake_providers(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeProviders]:
+    """The fake provider server; every ``*_URL`` and ``OPENAI_*`` variable points at it."""
+    async with FakeProviders() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server
