@@ -7,7 +7,8 @@ Fills a freshly migrated database with ``--messages`` messages over ``--chats`` 
 chat: an older conversation and the current one; messages of all chats interleaved in id
 order, as a long-running bot writes them), through SQLAlchemy Core ``executemany`` in batches.
 Then it times, with ``time.perf_counter`` over ``--samples`` random chats, ``Store.context``
-(limit 20), ``Store.history`` (limit 50), ``Store.append_user_message`` and
+(limit 20), ``Store.history`` (limit 50), ``Store.append_user_message``, the bot's turn start
+(``Store.turn_context`` and ``Store.record_turn``) and
 ``Store.update_reply``, and prints p50/p95/max in milliseconds.
 
 Without ``--database-url`` the database is a SQLite file in a temporary directory. With a
@@ -180,11 +181,22 @@ async def run_measurements(url: str, chats: int, samples: int, seed: int) -> dic
             partial(store.update_reply, r.id, content=t)
             for r, t in zip(replies, texts, strict=True)
         ]
+        # What the bot does to start a turn: read the chat and context (the new message
+        # pending), then record the message with the empty reply.
+        turn_context = [
+            partial(store.turn_context, c, pending=t) for c, t in zip(picks, texts, strict=True)
+        ]
+        record_turn = [
+            partial(store.record_turn, c, user_message=t, model="gpt-4o")
+            for c, t in zip(picks, texts, strict=True)
+        ]
         return {
             "context (limit 20)": await measure(context),
             "history (limit 50)": await measure(history),
             "append_user_message": await measure(append),
             "update_reply (content)": await measure(update),
+            "turn_context (bot)": await measure(turn_context),
+            "record_turn (bot)": await measure(record_turn),
         }
     finally:
         await store.close()
