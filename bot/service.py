@@ -104,13 +104,17 @@ class ChatService:
 
     def model_of(self, chat: ChatRecord | None) -> str:
         """The chat's chosen model, or the default when none is chosen (or it vanished)."""
+        return self._routes_of(chat)[0]
+
+    def _routes_of(self, chat: ChatRecord | None) -> tuple[str, list[Route]]:
+        """The chat's model and its providers in fallback order."""
         if chat is not None and chat.model:
             try:
-                self.registry.resolve(chat.model)
-                return chat.model
+                return chat.model, self.registry.resolve(chat.model)
             except UnknownModelError:
                 log.warning("chat %s: stored model %r is no longer offered", chat.id, chat.model)
-        return self.default_model
+        model = self.default_model
+        return model, self.registry.resolve(model)
 
     async def set_model(self, target: ChatTarget, name: str) -> str:
         """Switch a chat's model; returns the canonical name. Raises UnknownModelError."""
@@ -140,7 +144,8 @@ class ChatService:
         *,
         telegram_message_id: int | None = None,
     ) -> TurnResult:
-        """Store the user's message, then answer it with the chat's model."""
+        """Answer the user's message with the chat's model (with the conversation's history);
+        the message and the reply are stored as the reply is written."""
         return await self._answer(target, sink, text, telegram_message_id)
 
     async def retry(self, target: ChatTarget, sink: ReplySink) -> TurnResult | None:
@@ -169,8 +174,7 @@ class ChatService:
             max_chars=self.settings.history_max_chars,
             system_prompt=self.settings.system_prompt,
         )
-        model = self.model_of(chat)
-        routes = self.registry.resolve(model)
+        model, routes = self._routes_of(chat)
         # The provider starts at once; the turn is recorded meanwhile (the database's single
         # writer may be busy with other chats) and awaited before the reply's id is needed.
         recording = asyncio.create_task(
