@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--groups", action="store_true", help="group chats instead of private ones")
     parser.add_argument("--reply-chars", type=int, default=1500, help="reply length, characters")
     parser.add_argument("--stream-seconds", type=float, default=3.0, help="seconds the provider streams one reply")
+    parser.add_argument("--delta-chars", type=int, default=20, help="characters per streamed delta (chunk)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one reply")
     args = parser.parse_args(argv)
     runs = [(args.chats, args.turns, args.groups)] if args.chats else STANDARD_RUNS
@@ -245,12 +246,14 @@ def main(argv: list[str] | None = None) -> None:
     for chats, turns, groups in runs:
         result = asyncio.run(
             run(chats, turns, groups=groups, reply_chars=args.reply_chars,
-                stream_seconds=args.stream_seconds, timeout=args.timeout)
+                stream_seconds=args.stream_seconds, delta_chars=args.delta_chars,
+                timeout=args.timeout)
         )
         results.append(result)
         print(table([result]).splitlines()[-1], flush=True)
     print()
-    print(f"replies of {args.reply_chars} characters streamed over {args.stream_seconds} s")
+    print(f"replies of {args.reply_chars} characters streamed over {args.stream_seconds} s "
+          f"in deltas of {args.delta_chars} characters")
     print(table(results))
     if any(r.never_completed for r in results):
         raise SystemExit(1)
