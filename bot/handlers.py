@@ -77,6 +77,12 @@ def _sink(deps: Deps, message: Message) -> TelegramSink:
     )
 
 
+def _replies_to_bot(message: Message, bot_id: int) -> bool:
+    """Whether the message replies to one of the bot's own messages."""
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+
+
 def addressed_text(message: Message, bot_id: int, bot_username: str) -> str | None:
     """The text meant for the bot, or None when a group message is not addressed to it.
 
@@ -86,10 +92,7 @@ def addressed_text(message: Message, bot_id: int, bot_username: str) -> str | No
     text = message.text or message.caption
     if text is None:
         return None
-    if message.chat.type == ChatType.PRIVATE:
-        return text
-    replied = message.reply_to_message
-    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+    if message.chat.type == ChatType.PRIVATE or _replies_to_bot(message, bot_id):
         return text
     mention = f"@{bot_username}".lower()
     entities = message.parse_entities() if message.text else message.parse_caption_entities()
@@ -127,10 +130,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, voice notes, documents, photos without a caption…: say what we accept."""
     message = update.effective_message
-    if message.chat.type != ChatType.PRIVATE:
-        replied = message.reply_to_message
-        if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
-            return
+    if message.chat.type != ChatType.PRIVATE and not _replies_to_bot(message, context.bot.id):
+        return
     if await _allowed(update, _deps(context)):
         await message.reply_text(NOT_TEXT)
 
