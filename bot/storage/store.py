@@ -45,6 +45,15 @@ from .schema import upgrade_to_head
 UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
 
 
+def _user_values(content: str, telegram_message_id: int | None) -> dict[str, Any]:
+    return message_values(
+        role="user",
+        content=content,
+        telegram_message_ids=[] if telegram_message_id is None else [telegram_message_id],
+        status=ReplyStatus.COMPLETE.value,
+    )
+
+
 def _reply_values(model: str | None, provider: str | None = None) -> dict[str, Any]:
     return message_values(
         role="assistant",
@@ -149,10 +158,6 @@ class Store:
 
     # Messages ------------------------------------------------------------------------------
 
-    async def _append(self, chat_id: int, thread_id: int, **fields: Any) -> MessageRecord:
-        async with self._write() as session:
-            return await append_message(session, chat_id, thread_id, message_values(**fields))
-
     async def turn_context(
         self,
         chat_id: int,
@@ -192,13 +197,7 @@ class Store:
         async with self._write() as session:
             await ensure_chat(session, chat_id, chat_type)
             if user_message is not None:
-                ids = [] if telegram_message_id is None else [telegram_message_id]
-                values = message_values(
-                    role="user",
-                    content=user_message,
-                    telegram_message_ids=ids,
-                    status=ReplyStatus.COMPLETE.value,
-                )
+                values = _user_values(user_message, telegram_message_id)
                 await append_message(session, chat_id, thread_id, values)
             return await append_message(session, chat_id, thread_id, _reply_values(model))
 
@@ -211,14 +210,9 @@ class Store:
         telegram_message_id: int | None = None,
     ) -> MessageRecord:
         """Append a user message (status ``COMPLETE``) to the current conversation."""
-        return await self._append(
-            chat_id,
-            thread_id,
-            role="user",
-            content=content,
-            telegram_message_ids=[] if telegram_message_id is None else [telegram_message_id],
-            status=ReplyStatus.COMPLETE.value,
-        )
+        async with self._write() as session:
+            values = _user_values(content, telegram_message_id)
+            return await append_message(session, chat_id, thread_id, values)
 
     async def start_reply(
         self,
