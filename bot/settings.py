@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from providers.settings import ProviderSettings
+from providers.settings import ProviderSettings, split_commas
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
@@ -25,15 +25,6 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
-
-
-def _parse_ids(value: object) -> object:
-    """Accept ``"1, 2,3"`` (comma-separated) as well as a list; empty means nobody listed."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, int):
-        return [value]
-    return value
 
 
 class Settings(ProviderSettings):
@@ -77,7 +68,8 @@ class Settings(ProviderSettings):
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
-        return _parse_ids(value)
+        """``"1, 2,3"`` (comma-separated), a list, or one id; empty means nobody listed."""
+        return [value] if isinstance(value, int) else split_commas(value)
 
     @field_validator("telegram_bot_token")
     @classmethod

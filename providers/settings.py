@@ -30,6 +30,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
+def split_commas(value: Any) -> Any:
+    """A comma-separated setting: ``"a, b,,c"`` -> ``["a", "b", "c"]``; other values pass."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class ProviderSettings(BaseSettings):
     """Settings every provider reads (see the module docstring for each variable)."""
 
@@ -54,10 +61,7 @@ class ProviderSettings(BaseSettings):
     @field_validator("openai_models", "openai_image_models", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
-        """``"a, b,,c"`` -> ``["a", "b", "c"]``; lists pass through."""
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return split_commas(value)
 
     @field_validator("aiask_url", "chatanywhere_url", "ai365vip_url", "aichats_url",
                      "ylokh_url", "proxy_url", "openai_api_key", "aichats_cookie", mode="before")
