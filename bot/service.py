@@ -187,7 +187,7 @@ class ChatService:
                 model=model,
             )
         )
-        reply = _Reply(self.store, recording, model)
+        reply = _Reply(self.store, recording, model, self.partial_save_interval)
         stop = self._stops[target.key] = asyncio.Event()
         try:
             if routes[0].is_image:
@@ -214,8 +214,7 @@ class ChatService:
                 if isinstance(chunk, str) and chunk:
                     yield chunk
 
-        saver = _PartialSaver(reply, self.partial_save_interval)
-        delivered = await sink.stream(text_chunks(), saver.on_write, stop)
+        delivered = await sink.stream(text_chunks(), reply.on_write, stop)
         provider = served[0].provider.__name__ if served else None
         model = reply.model
         if delivered.error is not None:
@@ -305,30 +304,35 @@ class ChatService:
 
 
 class _Reply:
-    """The stored reply of a running turn, whose row is being recorded by ``recording``."""
+    """The stored reply of a running turn, whose row is being recorded by ``recording``.
 
-    def __init__(self, store: Store, recording: asyncio.Task[MessageRecord], model: str) -> None:
+    While it streams, :meth:`on_write` saves its text and message ids every
+    ``partial_save_interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        recording: asyncio.Task[MessageRecord],
+        model: str,
+        partial_save_interval: float,
+    ) -> None:
         self.store, self.recording, self.model = store, recording, model
+        self.partial_save_interval = partial_save_interval
+        self._saved_at = asyncio.get_running_loop().time()
 
     async def update(self, **fields: Any) -> None:
         """Change the reply's stored fields (once its row is recorded); the model is set too."""
         stored = await self.recording
         await self.store.update_reply(stored.id, model=self.model, **fields)
 
-
-class _PartialSaver:
-    """Saves a streaming reply's text and message ids every ``interval`` seconds."""
-
-    def __init__(self, reply: _Reply, interval: float) -> None:
-        self.reply, self.interval = reply, interval
-        self._saved_at = asyncio.get_running_loop().time()
-
     async def on_write(self, text: str, message_ids: list[int]) -> None:
+        """The streamer wrote ``text``: save it if the last save is old enough."""
         now = asyncio.get_running_loop().time()
-        if now - self._saved_at < self.interval:
+        if now - self._saved_at < self.partial_save_interval:
             return
         self._saved_at = now
-        await self.reply.update(content=text, telegram_message_ids=list(message_ids))
+        await self.update(content=text, telegram_message_ids=list(message_ids))
 
 
 def _user_error(error: BaseException) -> str:
