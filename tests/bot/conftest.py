@@ -57,6 +57,13 @@ class RunningBot:
         await self.stop()
         await self.start()
 
+    def provider_history(self, index: int = -1) -> list[dict[str, str]]:
+        """The ``messages`` the OpenAI-compatible fake received in its ``index``-th chat request."""
+        requests = [
+            r for r in self.providers.requests_for("openai") if r.path.endswith("/chat/completions")
+        ]
+        return requests[index].json["messages"]
+
     def bot_texts(self, chat_id: int) -> list[str]:
         return [m.text or "" for m in self.telegram.bot_messages(chat_id) if m.kind == "text"]
 

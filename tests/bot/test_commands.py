@@ -83,7 +83,7 @@ async def test_new_starts_a_fresh_conversation(bot: RunningBot) -> None:
     await bot.wait_for_text(CHAT, "Started a new conversation.")
     bot.telegram.send_message(CHAT, "what number?")
     await bot.wait_for_text(CHAT, "two")
-    last = bot.providers.requests_for("openai")[-1].json["messages"]
+    last = bot.provider_history()
     assert last == [{"role": "user", "content": "what number?"}]
 
 
@@ -122,7 +122,7 @@ async def test_stop_ends_the_reply_and_keeps_the_text_so_far(bot: RunningBot) ->
     bot.providers.push("openai", Reply("ok"))
     bot.telegram.send_message(CHAT, "thanks")
     await bot.wait_for_text(CHAT, "ok")
-    history = bot.providers.requests_for("openai")[-1].json["messages"]
+    history = bot.provider_history()
     assert history[1] == {"role": "assistant", "content": shown}
 
 
@@ -139,7 +139,7 @@ async def test_forget_deletes_the_chat_history(bot: RunningBot) -> None:
     await bot.wait_for_text(CHAT, "Deleted everything stored for this chat (2 messages).")
     bot.telegram.send_message(CHAT, "hello again")
     await bot.wait_for_text(CHAT, "fresh")
-    assert bot.providers.requests_for("openai")[-1].json["messages"] == [
+    assert bot.provider_history() == [
         {"role": "user", "content": "hello again"}
     ]
 

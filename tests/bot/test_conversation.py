@@ -9,12 +9,6 @@ from tests.fakes.providers import Reply
 CHAT = 1001
 
 
-def sent_messages(bot: RunningBot, index: int = -1) -> list[dict[str, str]]:
-    """The `messages` the OpenAI-compatible fake received in its ``index``-th chat request."""
-    requests = [r for r in bot.providers.requests_for("openai") if r.path.endswith("/chat/completions")]
-    return requests[index].json["messages"]
-
-
 async def test_several_turns_history_reaches_the_provider(bot: RunningBot) -> None:
     bot.providers.push("openai", Reply("Paris is the capital of France."), Reply("About 2.1 million."))
 
@@ -23,7 +17,7 @@ async def test_several_turns_history_reaches_the_provider(bot: RunningBot) -> No
     bot.telegram.send_message(CHAT, "How many people live there?")
     await bot.wait_for_text(CHAT, "About 2.1 million.")
 
-    assert sent_messages(bot, -1) == [
+    assert bot.provider_history(-1) == [
         {"role": "user", "content": "What is the capital of France?"},
         {"role": "assistant", "content": "Paris is the capital of France."},
         {"role": "user", "content": "How many people live there?"},
@@ -125,7 +119,7 @@ async def test_dalle_gives_a_photo_whose_bytes_equal_the_served_image(bot: Runni
     await bot.wait_for_containing(CHAT, "gpt-4o-mini")
     bot.telegram.send_message(CHAT, "Describe it")
     await bot.wait_for_text(CHAT, "Nice cat.")
-    history = sent_messages(bot, -1)
+    history = bot.provider_history(-1)
     assert history[-3:] == [
         {"role": "user", "content": "A red cat on a blue sofa"},
         {"role": "assistant", "content": "[image: A red cat on a blue sofa]"},
@@ -142,7 +136,7 @@ async def test_history_survives_a_restart(bot: RunningBot) -> None:
     bot.telegram.send_message(CHAT, "What is my name?")
     await bot.wait_for_text(CHAT, "Your name is Ada.")
 
-    assert sent_messages(bot, -1)[:2] == [
+    assert bot.provider_history(-1)[:2] == [
         {"role": "user", "content": "My name is Ada."},
         {"role": "assistant", "content": "Noted: your name is Ada."},
     ]

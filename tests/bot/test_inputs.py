@@ -32,7 +32,7 @@ async def test_photo_with_a_caption_is_read_by_its_caption(bot: RunningBot) -> N
     bot.providers.push("openai", Reply("A caption, read."))
     bot.telegram.send_message(CHAT, None, photo=True, caption="what do you think of this?")
     await bot.wait_for_text(CHAT, "A caption, read.")
-    sent = bot.providers.requests_for("openai")[-1].json["messages"]
+    sent = bot.provider_history()
     assert sent == [{"role": "user", "content": "what do you think of this?"}]
 
 
@@ -41,7 +41,7 @@ async def test_a_4000_character_message_goes_to_the_provider_whole(bot: RunningB
     bot.providers.push("openai", Reply("That was long."))
     bot.telegram.send_message(CHAT, text)
     await bot.wait_for_text(CHAT, "That was long.")
-    assert bot.providers.requests_for("openai")[-1].json["messages"][-1]["content"] == text
+    assert bot.provider_history()[-1]["content"] == text
 
 
 async def test_whitespace_only_message_gets_a_clear_answer(bot: RunningBot) -> None:
@@ -57,7 +57,7 @@ async def test_group_answers_only_when_addressed(bot: RunningBot) -> None:
     tg.send_message(GROUP, "@test_llm_bot what is 2+2?", chat_type="supergroup", user_id=7,
                     entities=[{"type": "mention", "offset": 0, "length": 13}])
     first = await bot.wait_for_text(GROUP, "Answer to the mention.")
-    assert bot.providers.requests_for("openai")[-1].json["messages"] == [
+    assert bot.provider_history() == [
         {"role": "user", "content": "what is 2+2?"}
     ]
     tg.send_message(GROUP, "and times 3?", chat_type="supergroup", user_id=8,
@@ -70,7 +70,7 @@ async def test_group_answers_only_when_addressed(bot: RunningBot) -> None:
     assert "/model" in tg.bot_messages(GROUP)[-1].text
     assert len(bot.providers.requests_for("openai")) == 2  # the chatter never reached a provider
     # Group history is the chat's: both addressed turns are in it.
-    assert [m["content"] for m in bot.providers.requests_for("openai")[-1].json["messages"]] == [
+    assert [m["content"] for m in bot.provider_history()] == [
         "what is 2+2?", "Answer to the mention.", "and times 3?"
     ]
 
@@ -87,7 +87,7 @@ async def test_forum_topics_keep_their_own_history(bot: RunningBot) -> None:
     tg.send_message(GROUP, "@test_llm_bot again 11", message_thread_id=11, entities=mention, **kw)
     reply = await bot.wait_for_text(GROUP, "one again")
     assert reply.message_thread_id == 11
-    assert [m["content"] for m in bot.providers.requests_for("openai")[-1].json["messages"]] == [
+    assert [m["content"] for m in bot.provider_history()] == [
         "in topic 11", "topic one", "again 11"
     ]
 
@@ -125,7 +125,7 @@ async def test_all_providers_failing_gives_a_clear_message(bot: RunningBot) -> N
     bot.providers.push("openai", Reply("Back again."))
     bot.telegram.send_message(CHAT, "/retry")
     await bot.wait_for_text(CHAT, "Back again.")
-    assert bot.providers.requests_for("openai")[-1].json["messages"] == [
+    assert bot.provider_history() == [
         {"role": "user", "content": "hello"}
     ]
 
