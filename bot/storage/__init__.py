@@ -8,12 +8,16 @@ The schema is kept by Alembic (``migrations/``): ``Store.open`` upgrades to head
 """
 
 from .engine import create_engine, database_url_from_env, default_database_url
-from .records import ChatRecord, MessageRecord, ReplyStatus
+from .inbox import Inbox
+from .records import ChatRecord, InboxEntry, MessageRecord, ReplyStatus
+from .retry import is_transient, retrying
 from .schema import SchemaUpgradeError, upgrade_in_subprocess, upgrade_to_head
 from .store import Store
 
 __all__ = [
     "ChatRecord",
+    "Inbox",
+    "InboxEntry",
     "MessageRecord",
     "ReplyStatus",
     "SchemaUpgradeError",
@@ -21,6 +25,8 @@ __all__ = [
     "create_engine",
     "database_url_from_env",
     "default_database_url",
+    "is_transient",
+    "retrying",
     "upgrade_in_subprocess",
     "upgrade_to_head",
 ]

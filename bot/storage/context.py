@@ -1,4 +1,11 @@
-"""Trimming a conversation to what a provider is sent: a message count and a character budget."""
+"""Trimming a conversation to what a provider is sent: a message count and a character budget,
+and roles that alternate (user, assistant, user, ...), as some servers require.
+
+A reply that failed (or vanished) leaves two user messages in a row in the history; they are
+merged into one user message (their texts joined by a blank line) rather than filled with an
+invented assistant turn: the model then sees everything the user wrote, and nothing the model
+did not say. An assistant message left first by trimming is dropped (the first turn after the
+system prompt is the user's)."""
 
 from __future__ import annotations
 
@@ -17,7 +24,8 @@ def trim_context(
     Messages are taken from the newest back while the total content characters (the system
     prompt's included) stay within ``max_chars``; the first that does not fit ends the walk, so
     the oldest are dropped and no gap is left. The newest message is always kept, even alone
-    over budget. ``system_prompt`` (if given and not empty) comes first.
+    over budget. Consecutive messages of one role are then merged (:func:`alternate`).
+    ``system_prompt`` (if given and not empty) comes first.
     """
     budget = max_chars - (len(system_prompt) if system_prompt else 0)
     kept: list[dict[str, str]] = []
@@ -27,6 +35,29 @@ def trim_context(
         kept.append({"role": role, "content": content})
         budget -= len(content)
     kept.reverse()
+    kept = alternate(kept)
     if system_prompt:
         kept.insert(0, {"role": "system", "content": system_prompt})
     return kept
+
+
+#: Joins the texts of consecutive messages of one role.
+SEPARATOR = "\n\n"
+
+
+def alternate(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``messages`` (oldest first, no system prompt) with consecutive messages of one role
+    merged into one (texts joined by :data:`SEPARATOR`) and leading assistant messages dropped,
+    so roles alternate and the first is ``user``. An empty list stays empty."""
+    merged: list[dict[str, str]] = []
+    for message in messages:
+        if not merged and message["role"] == "assistant":
+            continue
+        if merged and merged[-1]["role"] == message["role"]:
+            merged[-1] = {
+                "role": message["role"],
+                "content": merged[-1]["content"] + SEPARATOR + message["content"],
+            }
+        else:
+            merged.append(dict(message))
+    return merged

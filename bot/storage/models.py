@@ -146,3 +146,34 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+PENDING_ONLY = "handled_at IS NULL"
+
+
+class InboxUpdate(Base):
+    """An update as received (polling or webhook), stored before it counts as taken.
+
+    ``update_id`` is the Bot API's; ``payload`` is the update's JSON as received; ``chat_id``
+    and ``message_id`` say which chat message it carries (``None``: none), so that an update
+    whose message is already in a conversation is not answered twice; ``handled_at`` is set
+    once the bot has handled it (``None``: pending).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        # Start-up scan for updates taken but not handled: tiny, as few rows ever match.
+        Index(
+            "ix_inbox_pending",
+            "update_id",
+            sqlite_where=text(PENDING_ONLY),
+            postgresql_where=text(PENDING_ONLY),
+        ),
+    )
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

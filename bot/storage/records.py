@@ -69,3 +69,15 @@ class MessageRecord:
     status: ReplyStatus
     error: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """An update as the inbox keeps it: ``update_id`` (the Bot API's), ``payload`` (the
+    update's JSON object as received) and the chat message it carries (``chat_id``,
+    ``message_id``; ``None`` when it carries none, e.g. a button tap)."""
+
+    update_id: int
+    payload: dict[str, Any]
+    chat_id: int | None = None
+    message_id: int | None = None

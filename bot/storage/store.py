@@ -141,6 +141,25 @@ class Store:
             await session.flush()
             return chat_record(chat)
 
+    async def move_chat(self, old_id: int, new_id: int, new_type: str = "supergroup") -> bool:
+        """A group became a supergroup (Bot API ``migrate_to_chat_id``): everything stored for
+        ``old_id`` (conversations of every topic, model, settings) moves to ``new_id``, which
+        keeps its own model and settings if it has some. Returns False when nothing is stored
+        for ``old_id`` (never stored, or moved already)."""
+        async with self._write() as session:
+            old = await session.get(Chat, old_id)
+            if old is None:
+                return False
+            new = await locked_chat(session, new_id, new_type)
+            new.model = new.model or old.model
+            new.settings = {**old.settings, **new.settings}
+            for statement in (
+                update(Conversation).where(Conversation.chat_id == old_id).values(chat_id=new_id),
+                delete(Chat).where(Chat.id == old_id),
+            ):
+                await session.execute(statement, execution_options=UNSYNCHRONIZED)
+            return True
+
     # Conversations -------------------------------------------------------------------------
 
     async def current_conversation(self, chat_id: int, thread_id: int = 0) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.storage import ReplyStatus, Store
-from bot.storage.context import trim_context
+from bot.storage.context import alternate, trim_context
 
 CHAT = 77
 
@@ -32,19 +32,22 @@ async def test_context_is_oldest_first_with_system_prompt_not_counted_in_limit(
 
 
 async def test_context_drops_oldest_first_to_fit_the_character_budget(store: Store) -> None:
-    await store.append_user_message(CHAT, "a" * 50)
-    await store.append_user_message(CHAT, "b" * 30)
-    await store.append_user_message(CHAT, "c" * 30)
+    for question, answer in (("a" * 50, "A"), ("b" * 30, "B"), ("c" * 30, "C")):
+        await _exchange(store, question, answer, ReplyStatus.COMPLETE)
 
-    assert [m["content"][0] for m in await store.context(CHAT, max_chars=60)] == ["b", "c"]
-    assert [m["content"][0] for m in await store.context(CHAT, max_chars=110)] == ["a", "b", "c"]
-    # The system prompt's 20 characters count against the budget too.
-    trimmed = await store.context(CHAT, max_chars=79, system_prompt="s" * 20)
-    assert [m["content"][0] for m in trimmed] == ["s", "c"]
+    def firsts(context: list[dict[str, str]]) -> list[str]:
+        return [m["content"][0] for m in context]
+
+    assert firsts(await store.context(CHAT, max_chars=63)) == ["b", "B", "c", "C"]
+    assert firsts(await store.context(CHAT, max_chars=115)) == ["a", "A", "b", "B", "c", "C"]
+    # The system prompt's 20 characters count against the budget too; an assistant message
+    # left first by the trim is dropped (the first turn is the user's).
+    trimmed = await store.context(CHAT, max_chars=81, system_prompt="s" * 20)
+    assert firsts(trimmed) == ["s", "c", "C"]
 
 
 async def test_context_keeps_the_newest_message_even_alone_over_budget(store: Store) -> None:
-    await store.append_user_message(CHAT, "short")
+    await _exchange(store, "short", "answer", ReplyStatus.COMPLETE)
     await store.append_user_message(CHAT, "x" * 500)
 
     assert await store.context(CHAT, max_chars=100) == [{"role": "user", "content": "x" * 500}]
@@ -62,18 +65,16 @@ async def test_context_skips_failed_and_empty_keeps_stopped_and_interrupted(
     await store.mark_interrupted()
 
     everything = await store.context(CHAT)
-    assert [m["content"] for m in everything] == [
-        "q1",
-        "q2",
-        "q3",
-        "stopped half",
-        "q4",
-        "cut by a restart",
+    # The user messages whose replies are skipped are merged with the next one: roles alternate.
+    assert everything == [
+        {"role": "user", "content": "q1\n\nq2\n\nq3"},
+        {"role": "assistant", "content": "stopped half"},
+        {"role": "user", "content": "q4"},
+        {"role": "assistant", "content": "cut by a restart"},
     ]
     # The limit counts usable messages: skipped ones do not use it up.
     assert [m["content"] for m in await store.context(CHAT, limit=5)] == [
-        "q2",
-        "q3",
+        "q2\n\nq3",
         "stopped half",
         "q4",
         "cut by a restart",
@@ -99,3 +100,20 @@ def test_trim_context_walks_from_the_newest_and_leaves_no_gap() -> None:
         {"role": "user", "content": "c" * 10},
     ]
     assert trim_context([], max_chars=10, system_prompt="") == []
+
+
+def test_alternate_merges_consecutive_roles_and_starts_with_the_user() -> None:
+    messages = [
+        {"role": "assistant", "content": "left first by the trim"},
+        {"role": "user", "content": "one"},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "answer"},
+        {"role": "assistant", "content": "more"},
+        {"role": "user", "content": "three"},
+    ]
+    assert alternate(messages) == [
+        {"role": "user", "content": "one\n\ntwo"},
+        {"role": "assistant", "content": "answer\n\nmore"},
+        {"role": "user", "content": "three"},
+    ]
+    assert alternate([]) == []
