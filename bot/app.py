@@ -16,11 +16,12 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
 
 import providers.settings
-from bot import handlers
+from bot import chat_migration, handlers
 from bot.flood import FloodControl, FloodRateLimiter
 from bot.service import ChatService
 from bot.settings import Settings
-from bot.storage import Store, upgrade_in_subprocess
+from bot.polling import InboxPoller
+from bot.storage import Inbox, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
 from providers import ModelRegistry, default_registry
 
@@ -112,6 +113,7 @@ def build_application(
         .base_file_url(settings.file_base_url)
         .rate_limiter(FloodRateLimiter(flood))
         .concurrent_updates(ChatOrderedUpdateProcessor())
+        .updater(None)  # bot.polling.InboxPoller fetches the updates
         .build()
     )
     streamer = ReplyStreamer(
@@ -124,6 +126,7 @@ def build_application(
         ChatService(store, registry, settings), streamer, settings
     )
     handlers.register(application)
+    chat_migration.register(application, store, settings.storage_retry_timeout)
     application.add_error_handler(_log_error)
     return application
 
@@ -156,16 +159,20 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     try:
         registry = default_registry(settings)
         application = build_application(settings, store, registry)
+        poller = InboxPoller(
+            application,
+            Inbox(store),
+            allowed_updates=["message", "callback_query"],
+            retry_timeout=settings.storage_retry_timeout,
+        )
         async with application:
             await application.bot.set_my_commands(handlers.COMMANDS)
             await _tell_interrupted(application, store)
             await application.start()
-            await application.updater.start_polling(
-                allowed_updates=["message", "callback_query"]
-            )
+            await poller.start()
             log.info("bot @%s is polling", application.bot.username)
             await stop.wait()
-            await application.updater.stop()
+            await poller.stop()
             await application.stop()
     finally:
         await store.close()

@@ -64,6 +64,15 @@ class Settings(ProviderSettings):
         default=3.0, ge=0.05, le=120, description="Seconds between edits in groups."
     )
     log_level: str = Field(default="INFO")
+    storage_retry_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds a database write that can wait (a turn's records, a reply's final text) is "
+            "retried while the database is locked or unreachable, before the user is told."
+        ),
+    )
 
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod
