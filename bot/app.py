@@ -18,9 +18,9 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
 import providers.settings
 from bot import chat_migration, handlers
 from bot.flood import FloodControl, FloodRateLimiter
+from bot.polling import InboxPoller
 from bot.service import ChatService
 from bot.settings import Settings
-from bot.polling import InboxPoller
 from bot.storage import Inbox, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
 from providers import ModelRegistry, default_registry

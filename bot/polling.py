@@ -163,6 +163,6 @@ class InboxPoller:
                 within=self.retry_timeout,
                 what=f"marking update {update.update_id} handled",
             )
-        except Exception:  # noqa: BLE001 - it stays pending: after a restart its stored
+        except Exception:
             # message is recognised (not answered twice); a command would run again.
             log.exception("could not mark update %s handled", update.update_id)

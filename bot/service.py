@@ -13,13 +13,25 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.settings import Settings
-from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store
-from providers import ImageResponse, ModelRegistry, ProviderError, Route, UnknownModelError
+from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
+from bot.stored_reply import NOT_KEPT, StoredReply
+from providers import (
+    ImageResponse,
+    ModelRegistry,
+    ProviderError,
+    Route,
+    UnknownModelError,
+)
 
 log = logging.getLogger(__name__)
+
+NO_DATABASE = (
+    "⚠️ I can't reach my database right now, so I could not answer. "
+    "Please send your message again in a while."
+)
 
 WriteCallback = Callable[[str, list[int]], Awaitable[None]]
 
@@ -166,19 +178,29 @@ class ChatService:
         text: str | None,
         telegram_message_id: int | None,
     ) -> TurnResult:
-        chat, history = await self.store.turn_context(
-            target.chat_id,
-            target.thread_id,
-            pending=text,
-            limit=self.settings.history_limit,
-            max_chars=self.settings.history_max_chars,
-            system_prompt=self.settings.system_prompt,
-        )
+        async def read_context() -> tuple[ChatRecord | None, list[dict[str, str]]]:
+            return await self.store.turn_context(
+                target.chat_id,
+                target.thread_id,
+                pending=text,
+                limit=self.settings.history_limit,
+                max_chars=self.settings.history_max_chars,
+                system_prompt=self.settings.system_prompt,
+            )
+
+        retry_timeout = self.settings.storage_retry_timeout
+        try:
+            chat, history = await retrying(
+                read_context, within=retry_timeout, what="reading a turn's history"
+            )
+        except Exception:
+            await sink.notice(NO_DATABASE)
+            raise
+
         model, routes = self._routes_of(chat)
-        # The provider starts at once; the turn is recorded meanwhile (the database's single
-        # writer may be busy with other chats) and awaited before the reply's id is needed.
-        recording = asyncio.create_task(
-            self.store.record_turn(
+
+        async def record() -> MessageRecord:
+            return await self.store.record_turn(
                 target.chat_id,
                 chat_type=target.chat_type,
                 thread_id=target.thread_id,
@@ -186,22 +208,43 @@ class ChatService:
                 telegram_message_id=telegram_message_id,
                 model=model,
             )
+
+        # The provider starts at once; the turn is recorded meanwhile (the database's single
+        # writer may be busy with other chats) and awaited before the reply's id is needed.
+        reply = StoredReply(
+            self.store,
+            record,
+            model,
+            partial_save_interval=self.partial_save_interval,
+            retry_timeout=retry_timeout,
         )
-        reply = _Reply(self.store, recording, model, self.partial_save_interval)
         stop = self._stops[target.key] = asyncio.Event()
         try:
             if routes[0].is_image:
-                return await self._answer_image(routes, history, reply, sink)
-            return await self._answer_text(routes, history, reply, sink, stop)
+                result = await self._answer_image(routes, history, reply, sink)
+            else:
+                result = await self._answer_text(routes, history, reply, sink, stop)
+        except Exception as error:
+            # The sink failed (e.g. the user blocked the bot): the reply ends as failed, with
+            # the text the model sent so far.
+            await reply.update(
+                content=reply.received,
+                status=ReplyStatus.FAILED,
+                error=f"the reply could not be delivered: {type(error).__name__}",
+            )
+            raise
         finally:
             self._stops.pop(target.key, None)
-            await recording  # recorded even when the turn failed or was cancelled
+            await reply.stored()  # recorded even when the turn failed or was cancelled
+        if not reply.kept:
+            await sink.notice(NOT_KEPT)
+        return result
 
     async def _answer_text(
         self,
         routes: list[Route],
         history: list[dict[str, str]],
-        reply: _Reply,
+        reply: StoredReply,
         sink: ReplySink,
         stop: asyncio.Event,
     ) -> TurnResult:
@@ -212,6 +255,7 @@ class ChatService:
                 if not served:
                     served.append(route)
                 if isinstance(chunk, str) and chunk:
+                    reply.chunks.append(chunk)
                     yield chunk
 
         delivered = await sink.stream(text_chunks(), reply.on_write, stop)
@@ -247,7 +291,7 @@ class ChatService:
         self,
         routes: list[Route],
         history: list[dict[str, str]],
-        reply: _Reply,
+        reply: StoredReply,
         sink: ReplySink,
     ) -> TurnResult:
         await sink.action("upload_photo")
@@ -283,7 +327,7 @@ class ChatService:
 
     async def _fail(
         self,
-        reply: _Reply,
+        reply: StoredReply,
         sink: ReplySink,
         notice: str,
         provider: str | None,
@@ -301,38 +345,6 @@ class ChatService:
         )
         await sink.notice(notice)
         return TurnResult(ReplyStatus.FAILED, text, reply.model, provider, message_ids, error)
-
-
-class _Reply:
-    """The stored reply of a running turn, whose row is being recorded by ``recording``.
-
-    While it streams, :meth:`on_write` saves its text and message ids every
-    ``partial_save_interval`` seconds.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        recording: asyncio.Task[MessageRecord],
-        model: str,
-        partial_save_interval: float,
-    ) -> None:
-        self.store, self.recording, self.model = store, recording, model
-        self.partial_save_interval = partial_save_interval
-        self._saved_at = asyncio.get_running_loop().time()
-
-    async def update(self, **fields: Any) -> None:
-        """Change the reply's stored fields (once its row is recorded); the model is set too."""
-        stored = await self.recording
-        await self.store.update_reply(stored.id, model=self.model, **fields)
-
-    async def on_write(self, text: str, message_ids: list[int]) -> None:
-        """The streamer wrote ``text``: save it if the last save is old enough."""
-        now = asyncio.get_running_loop().time()
-        if now - self._saved_at < self.partial_save_interval:
-            return
-        self._saved_at = now
-        await self.update(content=text, telegram_message_ids=list(message_ids))
 
 
 def _user_error(error: BaseException) -> str:
