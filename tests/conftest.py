@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.fakes.providers import FakeProviders
+from tests.storage.private_postgres import private_postgres
+
+__all__ = ["fake_providers", "private_postgres"]
 
 
 @pytest.fixture
