@@ -25,6 +25,7 @@ from providers import default_registry
 from tests.bot.conftest import RunningBot
 from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
+from tests.storage.private_postgres import PrivatePostgres
 
 CHAT = 6001
 LONG = " ".join(f"word{i}" for i in range(300))
@@ -156,3 +157,59 @@ async def test_a_full_disk_shows_the_reply_and_tells_the_user_it_was_not_kept(
     assert out.getvalue().rstrip().endswith(NOT_KEPT)  # and the user is told it was not kept
     assert result.status is ReplyStatus.COMPLETE
     assert await chats.store.history(7) == []
+
+
+async def test_postgresql_stopped_while_a_reply_streams_gets_the_final_text_once_back(
+    private_postgres: PrivatePostgres, make_bot: Callable[..., RunningBot],
+    telegram: FakeTelegram, fake_providers: FakeProviders,
+) -> None:
+    bot = make_bot(database_url=private_postgres.url)
+    await bot.start()
+    answer = " ".join(LONG.split()[:80])
+    fake_providers.push("openai", Reply(answer, delta_chars=10, delay=0.05))
+    telegram.send_message(CHAT, "write a lot")
+    await bot.wait_bot_text(CHAT, lambda ms: any(len(m.text or "") > 30 for m in ms))
+
+    await asyncio.to_thread(private_postgres.stop)
+    await bot.wait_for_text(CHAT, answer)  # the reply is still written to the end
+    await asyncio.sleep(1)  # its final save fails meanwhile
+    await asyncio.to_thread(private_postgres.start)
+
+    store = await Store.open(private_postgres.url, migrate=False)
+    try:
+        history = await wait_stored(store, CHAT, settled)
+    finally:
+        await store.close()
+    assert [(m.role, m.content, m.status) for m in history] == [
+        ("user", "write a lot", ReplyStatus.COMPLETE),
+        ("assistant", answer, ReplyStatus.COMPLETE),
+    ]
+
+
+async def test_a_message_while_postgresql_is_down_is_kept_and_answered_once_it_is_back(
+    private_postgres: PrivatePostgres, make_bot: Callable[..., RunningBot],
+    telegram: FakeTelegram, fake_providers: FakeProviders,
+) -> None:
+    bot = make_bot(database_url=private_postgres.url)
+    await bot.start()
+    await telegram.wait_for(lambda: telegram.long_polls_waiting > 0)  # it polls
+    await asyncio.to_thread(private_postgres.stop)
+    fake_providers.push("openai", Reply("Here I am."))
+
+    telegram.send_message(CHAT, "are you there?")
+    told = await bot.wait_for_containing(CHAT, "can't store messages right now")
+    assert telegram.pending_updates  # not taken: Telegram keeps it meanwhile
+    await asyncio.to_thread(private_postgres.start)
+    await bot.wait_for_text(CHAT, "Here I am.", timeout=30)
+
+    store = await Store.open(private_postgres.url, migrate=False)
+    try:
+        history = await wait_stored(store, CHAT, settled)
+    finally:
+        await store.close()
+    assert [(m.role, m.content, m.status) for m in history] == [
+        ("user", "are you there?", ReplyStatus.COMPLETE),
+        ("assistant", "Here I am.", ReplyStatus.COMPLETE),
+    ]
+    assert told.reply_to_message_id is not None
+    assert sum("can't store" in t for t in bot.bot_texts(CHAT)) == 1  # told once
