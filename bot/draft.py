@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 import telegram
 from telegram import MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.flood import Priority, retry_after_seconds
 from bot.formatting import Cut, cut_markdown, cut_text, render, utf16_len
@@ -201,6 +207,10 @@ class Draft:
             await self.send(write, final)
         except RetryAfter as exc:
             self.s.flood.penalize(self.chat_id, retry_after_seconds(exc))
+            return
+        except ChatMigrated as exc:  # the group became a supergroup: the reply goes on there
+            _LOGGER.info("Chat %s became %s; the reply continues there", self.chat_id, exc.new_chat_id)
+            self.chat_id, self.current, self.shown = exc.new_chat_id, None, None
             return
         except BadRequest as exc:
             if not self.recover(exc):

@@ -144,6 +144,14 @@ _BUTTON_ACTIONS = frozenset({
 # fmt: on
 
 
+class _ChatMigrated(ApiError):
+    """A call to a group that became a supergroup (``parameters.migrate_to_chat_id``)."""
+
+    def __init__(self, migrate_to_chat_id: int) -> None:
+        super().__init__(400, "Bad Request: group chat was upgraded to a supergroup chat")
+        self.migrate_to_chat_id = migrate_to_chat_id
+
+
 class _ClientGone(Exception):
     """The client closed the connection of a waiting long poll."""
 
@@ -331,6 +339,7 @@ class FakeTelegram:
         self._messages: dict[int, dict[int, FakeMessage]] = {}
         self._next_message_id: dict[int, int] = {}
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}  # group id -> the supergroup it became
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._allowed_updates: set[str] | None = None
@@ -562,6 +571,31 @@ class FakeTelegram:
         """The user blocks the bot: writes to ``chat_id`` then fail with 403 ``ERR_BLOCKED``."""
         self._blocked.add(chat_id)
 
+    def migrate_group(self, chat_id: int, new_chat_id: int, *, user_id: int) -> None:
+        """The group ``chat_id`` is upgraded to the supergroup ``new_chat_id`` by ``user_id``.
+
+        As Telegram does: a service message with ``migrate_to_chat_id`` is queued in the old
+        group and one with ``migrate_from_chat_id`` in the supergroup (same title, messages
+        numbered anew); from then on every call naming ``chat_id`` answers 400 "Bad Request:
+        group chat was upgraded to a supergroup chat" with ``parameters.migrate_to_chat_id``
+        (PTB raises ChatMigrated). Raises ValueError unless ``chat_id`` is a known group.
+        """
+        old = self._chats.get(chat_id)
+        if old is None or old["type"] != "group" or new_chat_id >= 0:
+            raise ValueError(f"{chat_id} is not a known group, or {new_chat_id} not a group id")
+        new = self.add_chat(new_chat_id, chat_type="supergroup", title=old["title"])
+        user = self._users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": "A"}
+        for chat, field_name, value in (
+            (old, "migrate_to_chat_id", new_chat_id),
+            (new, "migrate_from_chat_id", chat_id),
+        ):
+            service = self._new_message(chat["id"], from_bot=False, kind="service", user_id=user_id)
+            self._queue({"message": {
+                "message_id": service.message_id, "date": service.date, "chat": dict(chat),
+                "from": user, field_name: value,
+            }})
+        self._migrated[chat_id] = new_chat_id
+
     # ---- what the user sees ------------------------------------------------------------------
 
     def messages(
@@ -685,6 +719,8 @@ class FakeTelegram:
                 await asyncio.sleep(self._delays[method])
             if self._failures.get(method):
                 raise self._failures[method].pop(0)
+            if _as_int(params.get("chat_id")) in self._migrated:
+                raise _ChatMigrated(self._migrated[_as_int(params.get("chat_id")) or 0])
             result = await self._with_flood_control(method, entry[1], params, request)
         except ApiError as exc:
             error = exc
@@ -715,6 +751,8 @@ class FakeTelegram:
         headers = {}
         if error.retry_after is not None:
             body["parameters"] = {"retry_after": error.retry_after}
+        if isinstance(error, _ChatMigrated):
+            body["parameters"] = {"migrate_to_chat_id": error.migrate_to_chat_id}
             headers["Retry-After"] = str(error.retry_after)
         return web.json_response(body, status=error.status, headers=headers)
 
