@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 HANDLED_GROUP = 1_000_000
 #: Seconds a getUpdates long poll waits for an update (Bot API ``timeout``).
 POLL_TIMEOUT = 10
+#: Seconds between prunings of old handled updates from the inbox.
+PRUNE_INTERVAL = 3600.0
 
 NOT_KEPT = (
     "⚠️ I can't store messages right now (my database is unavailable), so I can't answer yet. "
@@ -87,7 +89,7 @@ class InboxPoller:
             update = Update.de_json(entry.payload, bot)
             if update is not None:
                 await self.application.update_queue.put(update)
-        await retrying(self.inbox.prune, within=self.retry_timeout, what="pruning the inbox")
+        await bot.delete_webhook()  # getUpdates answers 409 while a webhook is set
         self._task = asyncio.create_task(self._poll(), name="InboxPoller")
 
     async def stop(self) -> None:
@@ -102,7 +104,12 @@ class InboxPoller:
         bot = self.application.bot
         offset: int | None = None
         failures = 0
+        loop = asyncio.get_running_loop()
+        pruned_at = -PRUNE_INTERVAL
         while True:
+            if loop.time() - pruned_at >= PRUNE_INTERVAL:
+                pruned_at = loop.time()
+                await self._prune()
             try:
                 updates = await bot.get_updates(
                     offset=offset,
@@ -135,6 +142,15 @@ class InboxPoller:
             for update in updates:
                 if update.update_id in new:
                     await self.application.update_queue.put(update)
+
+    async def _prune(self) -> None:
+        try:
+            pruned = await self.inbox.prune()
+        except Exception:
+            log.warning("could not prune the inbox", exc_info=True)
+            return
+        if pruned:
+            log.info("pruned %d old handled update(s) from the inbox", pruned)
 
     async def _tell_not_kept(self, updates: list[Update]) -> None:
         """Tell each chat of ``updates`` (once per outage) that its message waits."""
