@@ -31,26 +31,23 @@ CHAT = 6001
 LONG = " ".join(f"word{i}" for i in range(300))
 
 
-async def wait_stored(
-    store: Store, chat_id: int, predicate: Callable[[list[MessageRecord]], bool],
-    timeout: float = 30,
-) -> list[MessageRecord]:
-    """Wait until the chat's stored history meets ``predicate``; returns it."""
+async def settled_history(url: str, chat_id: int, timeout: float = 30) -> list[MessageRecord]:
+    """The chat's stored history once its last reply is no longer ``STREAMING``."""
+    store = await Store.open(url, migrate=False)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while True:
-        history = await store.history(chat_id)
-        if predicate(history):
-            return history
-        if loop.time() > deadline:
-            raise TimeoutError(f"stored history of chat {chat_id}: {history}")
-        await asyncio.sleep(0.1)
-
-
-def settled(history: list[MessageRecord]) -> bool:
-    return bool(history) and history[-1].role == "assistant" and (
-        history[-1].status is not ReplyStatus.STREAMING
-    )
+    try:
+        while True:
+            history = await store.history(chat_id)
+            if history and history[-1].role == "assistant" and (
+                history[-1].status is not ReplyStatus.STREAMING
+            ):
+                return history
+            if loop.time() > deadline:
+                raise TimeoutError(f"stored history of chat {chat_id}: {history}")
+            await asyncio.sleep(0.1)
+    finally:
+        await store.close()
 
 
 async def test_blocked_mid_reply_ends_failed_with_the_text_so_far(
@@ -64,11 +61,7 @@ async def test_blocked_mid_reply_ends_failed_with_the_text_so_far(
     await bot.wait_bot_text(CHAT, lambda ms: any(len(m.text or "") > 30 for m in ms))
     telegram.block(CHAT)  # 403 Forbidden: bot was blocked by the user
 
-    store = await Store.open(f"sqlite+aiosqlite:///{database}", migrate=False)
-    try:
-        history = await wait_stored(store, CHAT, settled)
-    finally:
-        await store.close()
+    history = await settled_history(f"sqlite+aiosqlite:///{database}", CHAT)
     reply = history[-1]
     shown = telegram.bot_messages(CHAT)[0].text or ""
     assert reply.status is ReplyStatus.FAILED
@@ -175,11 +168,7 @@ async def test_postgresql_stopped_while_a_reply_streams_gets_the_final_text_once
     await asyncio.sleep(1)  # its final save fails meanwhile
     await asyncio.to_thread(private_postgres.start)
 
-    store = await Store.open(private_postgres.url, migrate=False)
-    try:
-        history = await wait_stored(store, CHAT, settled)
-    finally:
-        await store.close()
+    history = await settled_history(private_postgres.url, CHAT)
     assert [(m.role, m.content, m.status) for m in history] == [
         ("user", "write a lot", ReplyStatus.COMPLETE),
         ("assistant", answer, ReplyStatus.COMPLETE),
@@ -202,11 +191,7 @@ async def test_a_message_while_postgresql_is_down_is_kept_and_answered_once_it_i
     await asyncio.to_thread(private_postgres.start)
     await bot.wait_for_text(CHAT, "Here I am.", timeout=30)
 
-    store = await Store.open(private_postgres.url, migrate=False)
-    try:
-        history = await wait_stored(store, CHAT, settled)
-    finally:
-        await store.close()
+    history = await settled_history(private_postgres.url, CHAT)
     assert [(m.role, m.content, m.status) for m in history] == [
         ("user", "are you there?", ReplyStatus.COMPLETE),
         ("assistant", "Here I am.", ReplyStatus.COMPLETE),

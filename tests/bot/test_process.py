@@ -25,6 +25,22 @@ def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
+def fake_env(
+    tmp_path: Path, telegram: FakeTelegram, fake: FakeProviders, **values: str
+) -> dict[str, str]:
+    """The environment of a bot on the fake Bot API and providers, with ``tmp_path/bot.db``."""
+    return bot_env(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        TELEGRAM_API_BASE_FILE_URL=telegram.base_file_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        DEFAULT_MODEL="gpt-4o-mini",
+        **fake.env(),
+        **values,
+    )
+
+
 async def start_bot(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot",
@@ -78,16 +94,7 @@ async def wait_for(predicate, timeout: float = 30) -> None:  # noqa: ANN001
 
 async def test_restart_in_the_middle_of_a_reply(tmp_path: Path) -> None:
     async with FakeTelegram() as telegram, FakeProviders() as fake:
-        env = bot_env(
-            tmp_path,
-            TELEGRAM_BOT_TOKEN=telegram.token,
-            TELEGRAM_API_BASE_URL=telegram.base_url,
-            TELEGRAM_API_BASE_FILE_URL=telegram.base_file_url,
-            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-            DEFAULT_MODEL="gpt-4o-mini",
-            LOG_LEVEL="DEBUG",
-            **fake.env(),
-        )
+        env = fake_env(tmp_path, telegram, fake, LOG_LEVEL="DEBUG")
         long_reply = " ".join(f"token{i}" for i in range(500))
         fake.push("openai", Reply(long_reply, delta_chars=4, delay=0.05))
 
