@@ -751,9 +751,9 @@ class FakeTelegram:
         headers = {}
         if error.retry_after is not None:
             body["parameters"] = {"retry_after": error.retry_after}
+            headers["Retry-After"] = str(error.retry_after)
         if isinstance(error, _ChatMigrated):
             body["parameters"] = {"migrate_to_chat_id": error.migrate_to_chat_id}
-            headers["Retry-After"] = str(error.retry_after)
         return web.json_response(body, status=error.status, headers=headers)
 
     async def _handle_file(self, request: web.Request) -> web.Response:
