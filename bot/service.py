@@ -23,6 +23,21 @@ log = logging.getLogger(__name__)
 
 WriteCallback = Callable[[str, list[int]], Awaitable[None]]
 
+#: Told to a chat whose reply a shutdown cut short (or whose turn came while shutting down).
+SHUTDOWN_NOTICE = (
+    "⚠️ The bot is restarting: this reply was cut short. Send /retry when it is back to get "
+    "a complete answer."
+)
+#: Told to a chat whose image turn /stop ended before an image was sent.
+IMAGE_STOPPED = "⏹ Stopped: no image was sent."
+
+
+class DeliveryError(RuntimeError):
+    """A reply could not be delivered to the chat (e.g. Telegram kept refusing a photo).
+
+    The message is short and safe to show a user, like a provider's errors.
+    """
+
 
 @dataclass(frozen=True)
 class ChatTarget:
@@ -56,7 +71,10 @@ class ReplySink(Protocol):
         """Show the chunks as one growing reply; when ``stop`` is set, end it where it is."""
         ...
 
-    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]: ...
+    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
+        """Send one image; returns (message id, file id). Raises DeliveryError when it could
+        not be delivered."""
+        ...
 
     async def notice(self, text: str) -> list[int]: ...
 
@@ -92,6 +110,9 @@ class ChatService:
         self.registry = registry
         self.settings = settings
         self._stops: dict[tuple[int, int], asyncio.Event] = {}
+        self._turns: set[asyncio.Task[Any]] = set()  # the tasks running a turn now
+        self._closing = False  # shutting down: no new turn is answered
+        self._interrupting = False  # shutting down: running turns are being cut short
 
     # -- models ------------------------------------------------------------------------------
 
@@ -136,6 +157,36 @@ class ChatService:
         event.set()
         return True
 
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def begin_shutdown(self) -> None:
+        """From now on a turn is not answered: its message is stored with an interrupted reply
+        (``/retry`` answers it after the restart) and the chat is told."""
+        self._closing = True
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the running turns to end; True when none is left."""
+        running = set(self._turns)
+        if running and timeout > 0:
+            await asyncio.wait(running, timeout=timeout)
+        return not self._turns
+
+    def interrupt(self) -> int:
+        """Cut every running turn short (shutdown): the text so far stays, the reply is stored
+        as ``INTERRUPTED`` and the chat told. Returns how many turns were running."""
+        self._interrupting = True
+        for event in self._stops.values():
+            event.set()
+        return len(self._turns)
+
+    def cancel(self) -> int:
+        """Cancel the tasks of the turns still running (shutdown, after :meth:`interrupt` did
+        not end them in time); their replies stay ``STREAMING`` until the next start marks them
+        interrupted. Returns how many were cancelled."""
+        for task in self._turns:
+            task.cancel()
+        return len(self._turns)
+
     async def run_turn(
         self,
         target: ChatTarget,
@@ -175,6 +226,8 @@ class ChatService:
             system_prompt=self.settings.system_prompt,
         )
         model, routes = self._routes_of(chat)
+        if self._closing:
+            return await self._refuse(target, sink, text, telegram_message_id, model)
         # The provider starts at once; the turn is recorded meanwhile (the database's single
         # writer may be busy with other chats) and awaited before the reply's id is needed.
         recording = asyncio.create_task(
@@ -189,13 +242,45 @@ class ChatService:
         )
         reply = _Reply(self.store, recording, model, self.partial_save_interval)
         stop = self._stops[target.key] = asyncio.Event()
+        if self._interrupting:
+            stop.set()
+        task = asyncio.current_task()
+        if task is not None:
+            self._turns.add(task)
         try:
             if routes[0].is_image:
-                return await self._answer_image(routes, history, reply, sink)
+                return await self._answer_image(routes, history, reply, sink, stop)
             return await self._answer_text(routes, history, reply, sink, stop)
         finally:
             self._stops.pop(target.key, None)
+            if task is not None:
+                self._turns.discard(task)
             await recording  # recorded even when the turn failed or was cancelled
+
+    async def _refuse(
+        self,
+        target: ChatTarget,
+        sink: ReplySink,
+        text: str | None,
+        telegram_message_id: int | None,
+        model: str,
+    ) -> TurnResult:
+        """Shutting down: store the message with an interrupted, empty reply and tell the chat."""
+        stored = await self.store.record_turn(
+            target.chat_id,
+            chat_type=target.chat_type,
+            thread_id=target.thread_id,
+            user_message=text,
+            telegram_message_id=telegram_message_id,
+            model=model,
+        )
+        await self.store.update_reply(stored.id, status=ReplyStatus.INTERRUPTED)
+        await sink.notice(SHUTDOWN_NOTICE)
+        return TurnResult(ReplyStatus.INTERRUPTED, "", model, None, [])
+
+    def _stopped_status(self) -> ReplyStatus:
+        """The status of a turn whose stop event is set: interrupted by a shutdown, or /stop."""
+        return ReplyStatus.INTERRUPTED if self._interrupting else ReplyStatus.STOPPED
 
     async def _answer_text(
         self,
@@ -232,7 +317,7 @@ class ChatService:
             return await self._fail(
                 reply, sink, notice, provider, error, delivered.text, delivered.message_ids
             )
-        status = ReplyStatus.STOPPED if stop.is_set() else ReplyStatus.COMPLETE
+        status = self._stopped_status() if stop.is_set() else ReplyStatus.COMPLETE
         await reply.update(
             content=delivered.text,
             status=status,
@@ -241,6 +326,8 @@ class ChatService:
         )
         if status is ReplyStatus.COMPLETE and not delivered.text:
             await sink.notice(f"⚠️ {model} sent an empty reply. Send /retry to try again.")
+        elif status is ReplyStatus.INTERRUPTED:
+            await sink.notice(SHUTDOWN_NOTICE)
         return TurnResult(status, delivered.text, model, provider, delivered.message_ids)
 
     async def _answer_image(
@@ -249,6 +336,7 @@ class ChatService:
         history: list[dict[str, str]],
         reply: _Reply,
         sink: ReplySink,
+        stop: asyncio.Event,
     ) -> TurnResult:
         await sink.action("upload_photo")
         provider: str | None = None
@@ -256,21 +344,48 @@ class ChatService:
         file_id: str | None = None
         url: str | None = None
         prompt = history[-1]["content"] if history else ""
-        try:
+
+        async def generate() -> None:
+            nonlocal provider, file_id, url
             async for route, chunk in self.registry.stream_routes(routes, history):
                 provider = route.provider.__name__
                 if isinstance(chunk, ImageResponse):
                     message_id, file_id = await sink.send_photo(chunk, caption=chunk.alt or prompt)
                     message_ids.append(message_id)
                     url = url or (chunk.urls[0] if chunk.urls else None)
-        except Exception as failure:  # noqa: BLE001 - a provider's, or sending the photo failed
-            error = _user_error(failure)
+
+        # /stop (or a shutdown) cancels the generation or the upload wherever it is.
+        generating = asyncio.ensure_future(generate())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({generating, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not generating.done():
+                generating.cancel()
+                await asyncio.wait({generating})
+        content = f"[image: {prompt}]" if message_ids else ""
+        if generating.cancelled():
+            status = self._stopped_status()
+            await reply.update(
+                content=content,
+                status=status,
+                provider=provider,
+                telegram_message_ids=message_ids,
+                image_file_id=file_id,
+                image_url=url,
+            )
+            interrupted = status is ReplyStatus.INTERRUPTED
+            await sink.notice(SHUTDOWN_NOTICE if interrupted else IMAGE_STOPPED)
+            return TurnResult(status, content, reply.model, provider, message_ids)
+        failure = generating.exception()
+        if failure is not None:  # a provider's, or sending the photo failed
+            error: str | None = _user_error(failure)
         else:
             error = None if message_ids else "no image in the provider's answer"
         if error is not None:
             notice = f"⚠️ {reply.model} failed: {error}\nSend /retry to try again."
             return await self._fail(reply, sink, notice, provider, error, "", message_ids)
-        content = f"[image: {prompt}]"
         await reply.update(
             content=content,
             status=ReplyStatus.COMPLETE,
@@ -337,7 +452,7 @@ class _Reply:
 
 def _user_error(error: BaseException) -> str:
     """A short text safe to show a user (provider errors are written for that)."""
-    if isinstance(error, ProviderError):
+    if isinstance(error, ProviderError | DeliveryError):
         return str(error) or type(error).__name__
     log.error("unexpected error in a turn", exc_info=error)
     return "an unexpected error occurred"
