@@ -226,20 +226,19 @@ class ChatService:
             system_prompt=self.settings.system_prompt,
         )
         model, routes = self._routes_of(chat)
+        record = self.store.record_turn(
+            target.chat_id,
+            chat_type=target.chat_type,
+            thread_id=target.thread_id,
+            user_message=text,
+            telegram_message_id=telegram_message_id,
+            model=model,
+        )
         if self._closing:
-            return await self._refuse(target, sink, text, telegram_message_id, model)
+            return await self._refuse(await record, sink, model)
         # The provider starts at once; the turn is recorded meanwhile (the database's single
         # writer may be busy with other chats) and awaited before the reply's id is needed.
-        recording = asyncio.create_task(
-            self.store.record_turn(
-                target.chat_id,
-                chat_type=target.chat_type,
-                thread_id=target.thread_id,
-                user_message=text,
-                telegram_message_id=telegram_message_id,
-                model=model,
-            )
-        )
+        recording = asyncio.create_task(record)
         reply = _Reply(self.store, recording, model, self.partial_save_interval)
         stop = self._stops[target.key] = asyncio.Event()
         if self._interrupting:
@@ -257,23 +256,9 @@ class ChatService:
                 self._turns.discard(task)
             await recording  # recorded even when the turn failed or was cancelled
 
-    async def _refuse(
-        self,
-        target: ChatTarget,
-        sink: ReplySink,
-        text: str | None,
-        telegram_message_id: int | None,
-        model: str,
-    ) -> TurnResult:
-        """Shutting down: store the message with an interrupted, empty reply and tell the chat."""
-        stored = await self.store.record_turn(
-            target.chat_id,
-            chat_type=target.chat_type,
-            thread_id=target.thread_id,
-            user_message=text,
-            telegram_message_id=telegram_message_id,
-            model=model,
-        )
+    async def _refuse(self, stored: MessageRecord, sink: ReplySink, model: str) -> TurnResult:
+        """Shutting down: the turn's reply (``stored``, empty) is recorded as interrupted and the
+        chat told."""
         await self.store.update_reply(stored.id, status=ReplyStatus.INTERRUPTED)
         await sink.notice(SHUTDOWN_NOTICE)
         return TurnResult(ReplyStatus.INTERRUPTED, "", model, None, [])

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable
 
 import pytest
+from telegram.error import InvalidToken
 
+from bot.app import TokenFormatter
 from bot.service import IMAGE_STOPPED, SHUTDOWN_NOTICE
 from bot.storage import Store
 from bot.streamer import PHOTO_ATTEMPTS
@@ -70,8 +73,8 @@ async def test_a_photo_upload_that_keeps_failing_is_bounded_logged_and_told(
     with caplog.at_level(logging.WARNING, logger="bot.streamer"):
         bot.telegram.send_message(CHAT, "a cat")
         notice = await bot.wait_for_containing(CHAT, "dalle failed")
+    assert notice.text is not None and "/retry" in notice.text
     assert "Telegram did not take the image (Bad Gateway)" in notice.text
-    assert "/retry" in notice.text
     assert len(bot.telegram.calls_for("sendPhoto", CHAT)) == PHOTO_ATTEMPTS
     attempts = [r.getMessage() for r in caplog.records if "Photo upload" in r.getMessage()]
     assert attempts == [
@@ -143,3 +146,18 @@ async def test_a_message_waiting_for_its_turn_at_shutdown_is_stored_and_told(
         ("user", "complete", "second question"),
         ("assistant", "interrupted", ""),
     ]
+
+
+def test_a_logged_traceback_hides_the_token() -> None:
+    token = "123456:SECRET-token-0123456789abcdef"
+    formatter = TokenFormatter(token, "%(levelname)s %(message)s")
+    try:
+        raise InvalidToken(f"The token `{token}` was rejected by the server.")
+    except InvalidToken:
+        record = logging.LogRecord(
+            "bot", logging.CRITICAL, __file__, 1, "stopped with %s", (token,), sys.exc_info()
+        )
+    shown = formatter.format(record)
+    assert "SECRET" not in shown
+    assert shown.startswith("CRITICAL stopped with <token>\nTraceback")
+    assert shown.endswith("InvalidToken: The token `<token>` was rejected by the server.")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.service import SHUTDOWN_NOTICE
-from tests.bot.test_process import bot_env, start_bot, wait_for
+from tests.bot.test_process import bot_env, start_bot, telegram_env, wait_for
 from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
 
@@ -30,19 +30,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def telegram_env(tmp_path: Path, telegram: FakeTelegram, fake: FakeProviders, **values: str) -> dict[str, str]:
-    return bot_env(
-        tmp_path,
-        TELEGRAM_BOT_TOKEN=telegram.token,
-        TELEGRAM_API_BASE_URL=telegram.base_url,
-        TELEGRAM_API_BASE_FILE_URL=telegram.base_file_url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        DEFAULT_MODEL="gpt-4o-mini",
-        **fake.env(),
-        **values,
-    )
 
 
 @pytest.fixture
@@ -98,6 +85,22 @@ async def test_start_up_waits_for_an_unreachable_bot_api(tmp_path: Path) -> None
     assert process.returncode == 0
     assert "NetworkError" in retries[0] and "attempt 2 in " in retries[0]
     assert "Traceback" not in log
+
+
+async def test_sigterm_while_waiting_for_telegram_exits_cleanly(tmp_path: Path) -> None:
+    env = bot_env(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN="123:abc",
+        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}/bot",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+    )
+    process = await start_bot(tmp_path, env)
+    assert process.stderr is not None
+    while b"Bot API did not answer" not in await asyncio.wait_for(process.stderr.readline(), 30):
+        pass
+    elapsed, log = await terminate(process)
+    assert process.returncode == 0, log
+    assert elapsed < 3
 
 
 @pytest.mark.parametrize(
