@@ -184,7 +184,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await stop.wait()
             log.info("stopping: replies being written get %g s to finish", settings.shutdown_grace)
             deps: handlers.Deps = application.bot_data["deps"]
-            await shut_down(deps.service, settings.shutdown_grace, updater.stop)
+            await shut_down(deps.service.turns, settings.shutdown_grace, updater.stop)
             await application.stop()
         finally:
             await application.shutdown()

@@ -40,7 +40,7 @@ from tenacity import (
 
 from bot.draft import race
 from bot.flood import retry_after_seconds
-from bot.service import ChatService
+from bot.turns import RunningTurns
 
 log = logging.getLogger(__name__)
 
@@ -127,29 +127,29 @@ async def set_command_menu(bot: Bot, commands: Sequence[BotCommand]) -> bool:
 
 
 async def shut_down(
-    service: ChatService, grace: float, stop_receiving: Callable[[], Awaitable[None]]
+    turns: RunningTurns, grace: float, stop_receiving: Callable[[], Awaitable[None]]
 ) -> None:
     """Leave within ``grace`` + :data:`LANDING_TIMEOUT` + :data:`CANCEL_TIMEOUT` seconds.
 
-    No turn starts from now on (:meth:`ChatService.begin_shutdown`), ``stop_receiving()`` stops
-    taking updates, the running turns get what is left of ``grace`` seconds to finish, then
-    they are cut short (:meth:`ChatService.interrupt`) and, if still running after
+    No turn starts from now on (:meth:`RunningTurns.begin_shutdown`), ``stop_receiving()``
+    stops taking updates, the running turns get what is left of ``grace`` seconds to finish,
+    then they are cut short (:meth:`RunningTurns.interrupt`) and, if still running after
     :data:`LANDING_TIMEOUT` seconds, cancelled.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
-    service.begin_shutdown()
+    turns.begin_shutdown()
     await stop_receiving()
-    if await service.wait_idle(deadline - loop.time()):
+    if await turns.wait_idle(deadline - loop.time()):
         return
-    running = service.interrupt()
+    running = turns.interrupt()
     log.info("shutting down: %d replies still being written are cut short", running)
-    if await service.wait_idle(LANDING_TIMEOUT):
+    if await turns.wait_idle(LANDING_TIMEOUT):
         return
-    cancelled = service.cancel()
+    cancelled = turns.cancel()
     log.warning(
         "shutting down: %d replies could not be landed within %.0f s and were cancelled; "
         "their chats are told at the next start",
         cancelled, LANDING_TIMEOUT,
     )
-    await service.wait_idle(CANCEL_TIMEOUT)
+    await turns.wait_idle(CANCEL_TIMEOUT)

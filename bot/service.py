@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bot.settings import Settings
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store
+from bot.turns import RunningTurns
 from providers import ImageResponse, ModelRegistry, ProviderError, Route, UnknownModelError
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,9 @@ class ChatService:
 
     ``stop(target)`` ends the turn running for a chat (the text so far stays); turns of one chat
     are serialised by the caller (the bot's update processor), different chats run concurrently.
+    ``turns`` (:class:`bot.turns.RunningTurns`) ends them all at shutdown: a turn cut short is
+    stored as ``INTERRUPTED`` with its text so far and the chat gets :data:`SHUTDOWN_NOTICE`; a
+    turn arriving once the shutdown began is stored the same way, without asking the provider.
     """
 
     #: Seconds between saves of a streaming reply's partial text and message ids (the first save
@@ -109,10 +113,7 @@ class ChatService:
         self.store = store
         self.registry = registry
         self.settings = settings
-        self._stops: dict[tuple[int, int], asyncio.Event] = {}
-        self._turns: set[asyncio.Task[Any]] = set()  # the tasks running a turn now
-        self._closing = False  # shutting down: no new turn is answered
-        self._interrupting = False  # shutting down: running turns are being cut short
+        self.turns = RunningTurns()  # /stop and shutdown end them
 
     # -- models ------------------------------------------------------------------------------
 
@@ -151,41 +152,7 @@ class ChatService:
 
     def stop(self, target: ChatTarget) -> bool:
         """Ask the chat's running turn to stop; False when nothing is running."""
-        event = self._stops.get(target.key)
-        if event is None or event.is_set():
-            return False
-        event.set()
-        return True
-
-    # -- shutdown ----------------------------------------------------------------------------
-
-    def begin_shutdown(self) -> None:
-        """From now on a turn is not answered: its message is stored with an interrupted reply
-        (``/retry`` answers it after the restart) and the chat is told."""
-        self._closing = True
-
-    async def wait_idle(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the running turns to end; True when none is left."""
-        running = set(self._turns)
-        if running and timeout > 0:
-            await asyncio.wait(running, timeout=timeout)
-        return not self._turns
-
-    def interrupt(self) -> int:
-        """Cut every running turn short (shutdown): the text so far stays, the reply is stored
-        as ``INTERRUPTED`` and the chat told. Returns how many turns were running."""
-        self._interrupting = True
-        for event in self._stops.values():
-            event.set()
-        return len(self._turns)
-
-    def cancel(self) -> int:
-        """Cancel the tasks of the turns still running (shutdown, after :meth:`interrupt` did
-        not end them in time); their replies stay ``STREAMING`` until the next start marks them
-        interrupted. Returns how many were cancelled."""
-        for task in self._turns:
-            task.cancel()
-        return len(self._turns)
+        return self.turns.stop(target.key)
 
     async def run_turn(
         self,
@@ -234,26 +201,18 @@ class ChatService:
             telegram_message_id=telegram_message_id,
             model=model,
         )
-        if self._closing:
+        if self.turns.closing:  # shutting down: no new turn
             return await self._refuse(await record, sink, model)
         # The provider starts at once; the turn is recorded meanwhile (the database's single
         # writer may be busy with other chats) and awaited before the reply's id is needed.
         recording = asyncio.create_task(record)
         reply = _Reply(self.store, recording, model, self.partial_save_interval)
-        stop = self._stops[target.key] = asyncio.Event()
-        if self._interrupting:
-            stop.set()
-        task = asyncio.current_task()
-        if task is not None:
-            self._turns.add(task)
         try:
-            if routes[0].is_image:
-                return await self._answer_image(routes, history, reply, sink, stop)
-            return await self._answer_text(routes, history, reply, sink, stop)
+            with self.turns.running(target.key) as stop:
+                if routes[0].is_image:
+                    return await self._answer_image(routes, history, reply, sink, stop)
+                return await self._answer_text(routes, history, reply, sink, stop)
         finally:
-            self._stops.pop(target.key, None)
-            if task is not None:
-                self._turns.discard(task)
             await recording  # recorded even when the turn failed or was cancelled
 
     async def _refuse(self, stored: MessageRecord, sink: ReplySink, model: str) -> TurnResult:
@@ -265,7 +224,7 @@ class ChatService:
 
     def _stopped_status(self) -> ReplyStatus:
         """The status of a turn whose stop event is set: interrupted by a shutdown, or /stop."""
-        return ReplyStatus.INTERRUPTED if self._interrupting else ReplyStatus.STOPPED
+        return ReplyStatus.INTERRUPTED if self.turns.interrupting else ReplyStatus.STOPPED
 
     async def _answer_text(
         self,
