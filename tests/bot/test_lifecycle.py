@@ -37,6 +37,22 @@ async def switch_to_dalle(bot: RunningBot) -> None:
     await bot.wait_for_containing(CHAT, "Model switched to dalle")
 
 
+async def test_start_up_retries_a_bot_api_answering_server_errors(
+    make_bot: Callable[..., RunningBot], caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = make_bot()
+    bot.telegram.set_failure("getMe", status=502, description="Bad Gateway", times=2)
+    with caplog.at_level(logging.WARNING, logger="bot.lifecycle"):
+        await bot.start()  # raised NetworkError("Bad Gateway") before
+    assert [c.status for c in bot.telegram.calls_for("getMe")] == [502, 502, 200]
+    waits = [r.getMessage() for r in caplog.records if "did not answer" in r.getMessage()]
+    assert [w.split(";")[0] for w in waits] == [
+        "Telegram's Bot API did not answer (NetworkError: Bad Gateway)"
+    ] * 2
+    bot.telegram.send_message(CHAT, "/help")
+    await bot.wait_for_containing(CHAT, "/model")
+
+
 async def test_a_command_menu_telegram_refuses_is_only_logged(
     make_bot: Callable[..., RunningBot], caplog: pytest.LogCaptureFixture
 ) -> None:
