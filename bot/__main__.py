@@ -1,13 +1,19 @@
-"""``python -m bot`` runs the bot; ``python -m bot migrate`` only upgrades the database.
+"""``python -m bot`` runs the bot; ``python -m bot migrate`` only upgrades the database;
+``python -m bot healthcheck`` tells whether the running bot is healthy.
 
-Settings come from the environment and ``.env`` (see ``.env.example``). A missing or bad
-setting stops start-up with one line naming it, and exit status 2.
+Settings come from the environment and ``.env`` (see ``.env.example``). Exit statuses: 0 after
+SIGTERM/SIGINT (a clean shutdown); 2 with one line when a setting is missing or bad, or when
+Telegram rejects the token or the Bot API URL (a person must fix it: not retried); 1 with one
+line when the database cannot be used, and for any other error (its traceback is logged, the
+token hidden). ``healthcheck`` exits 0 when the bot polled Telegram within HEARTBEAT_MAX_AGE
+seconds and the database answers, else 1, printing one line either way.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 
@@ -48,8 +54,9 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate"],
-        help="run the bot (default) or only upgrade the database to the newest schema",
+        choices=["run", "migrate", "healthcheck"],
+        help="run the bot (default), only upgrade the database to the newest schema, or check "
+        "that the running bot polls Telegram and its database answers",
     )
     args = parser.parse_args(argv)
     if args.command == "migrate":
@@ -58,12 +65,24 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_migrate(DatabaseSettings().database_url))
         print("database upgraded to the newest schema")
         return
+    settings = load_settings()
+    if args.command == "healthcheck":
+        from bot.health import run_check
+
+        raise SystemExit(run_check(settings))
+    from bot.lifecycle import StartupError
     from bot.storage import SchemaUpgradeError
 
     try:
-        asyncio.run(_run(load_settings()))
+        asyncio.run(_run(settings))
     except SchemaUpgradeError as error:
         print(f"Database error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except StartupError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as error:  # logged through the token-hiding formatter
+        logging.getLogger("bot").critical("the bot stopped on an error", exc_info=error)
         raise SystemExit(1) from None
 
 

@@ -18,6 +18,7 @@ from typing import Protocol
 from bot.settings import Settings
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
 from bot.stored_reply import NOT_KEPT, StoredReply
+from bot.turns import RunningTurns
 from providers import (
     ImageResponse,
     ModelRegistry,
@@ -34,6 +35,21 @@ NO_DATABASE = (
 )
 
 WriteCallback = Callable[[str, list[int]], Awaitable[None]]
+
+#: Told to a chat whose reply a shutdown cut short (or whose turn came while shutting down).
+SHUTDOWN_NOTICE = (
+    "⚠️ The bot is restarting: this reply was cut short. Send /retry when it is back to get "
+    "a complete answer."
+)
+#: Told to a chat whose image turn /stop ended before an image was sent.
+IMAGE_STOPPED = "⏹ Stopped: no image was sent."
+
+
+class DeliveryError(RuntimeError):
+    """A reply could not be delivered to the chat (e.g. Telegram kept refusing a photo).
+
+    The message is short and safe to show a user, like a provider's errors.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,10 @@ class ReplySink(Protocol):
         """Show the chunks as one growing reply; when ``stop`` is set, end it where it is."""
         ...
 
-    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]: ...
+    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
+        """Send one image; returns (message id, file id). Raises DeliveryError when it could
+        not be delivered."""
+        ...
 
     async def notice(self, text: str) -> list[int]: ...
 
@@ -92,6 +111,9 @@ class ChatService:
 
     ``stop(target)`` ends the turn running for a chat (the text so far stays); turns of one chat
     are serialised by the caller (the bot's update processor), different chats run concurrently.
+    ``turns`` (:class:`bot.turns.RunningTurns`) ends them all at shutdown: a turn cut short is
+    stored as ``INTERRUPTED`` with its text so far and the chat gets :data:`SHUTDOWN_NOTICE`; a
+    turn arriving once the shutdown began is stored the same way, without asking the provider.
     """
 
     #: Seconds between saves of a streaming reply's partial text and message ids (the first save
@@ -103,7 +125,7 @@ class ChatService:
         self.store = store
         self.registry = registry
         self.settings = settings
-        self._stops: dict[tuple[int, int], asyncio.Event] = {}
+        self.turns = RunningTurns()  # /stop and shutdown end them
 
     # -- models ------------------------------------------------------------------------------
 
@@ -142,11 +164,7 @@ class ChatService:
 
     def stop(self, target: ChatTarget) -> bool:
         """Ask the chat's running turn to stop; False when nothing is running."""
-        event = self._stops.get(target.key)
-        if event is None or event.is_set():
-            return False
-        event.set()
-        return True
+        return self.turns.stop(target.key)
 
     async def run_turn(
         self,
@@ -196,7 +214,6 @@ class ChatService:
         except Exception:
             await sink.notice(NO_DATABASE)
             raise
-
         model, routes = self._routes_of(chat)
 
         async def record() -> MessageRecord:
@@ -209,6 +226,8 @@ class ChatService:
                 model=model,
             )
 
+        if self.turns.closing:  # shutting down: no new turn
+            return await self._refuse(await record(), sink, model)
         # The provider starts at once; the turn is recorded meanwhile (the database's single
         # writer may be busy with other chats) and awaited before the reply's id is needed.
         reply = StoredReply(
@@ -218,12 +237,12 @@ class ChatService:
             partial_save_interval=self.partial_save_interval,
             retry_timeout=retry_timeout,
         )
-        stop = self._stops[target.key] = asyncio.Event()
         try:
-            if routes[0].is_image:
-                result = await self._answer_image(routes, history, reply, sink)
-            else:
-                result = await self._answer_text(routes, history, reply, sink, stop)
+            with self.turns.running(target.key) as stop:
+                if routes[0].is_image:
+                    result = await self._answer_image(routes, history, reply, sink, stop)
+                else:
+                    result = await self._answer_text(routes, history, reply, sink, stop)
         except Exception as error:
             # The sink failed (e.g. the user blocked the bot): the reply ends as failed, with
             # the text the model sent so far.
@@ -234,11 +253,21 @@ class ChatService:
             )
             raise
         finally:
-            self._stops.pop(target.key, None)
             await reply.stored()  # recorded even when the turn failed or was cancelled
         if not reply.kept:
             await sink.notice(NOT_KEPT)
         return result
+
+    async def _refuse(self, stored: MessageRecord, sink: ReplySink, model: str) -> TurnResult:
+        """Shutting down: the turn's reply (``stored``, empty) is recorded as interrupted and the
+        chat told."""
+        await self.store.update_reply(stored.id, status=ReplyStatus.INTERRUPTED)
+        await sink.notice(SHUTDOWN_NOTICE)
+        return TurnResult(ReplyStatus.INTERRUPTED, "", model, None, [])
+
+    def _stopped_status(self) -> ReplyStatus:
+        """The status of a turn whose stop event is set: interrupted by a shutdown, or /stop."""
+        return ReplyStatus.INTERRUPTED if self.turns.interrupting else ReplyStatus.STOPPED
 
     async def _answer_text(
         self,
@@ -276,7 +305,7 @@ class ChatService:
             return await self._fail(
                 reply, sink, notice, provider, error, delivered.text, delivered.message_ids
             )
-        status = ReplyStatus.STOPPED if stop.is_set() else ReplyStatus.COMPLETE
+        status = self._stopped_status() if stop.is_set() else ReplyStatus.COMPLETE
         await reply.update(
             content=delivered.text,
             status=status,
@@ -285,6 +314,8 @@ class ChatService:
         )
         if status is ReplyStatus.COMPLETE and not delivered.text:
             await sink.notice(f"⚠️ {model} sent an empty reply. Send /retry to try again.")
+        elif status is ReplyStatus.INTERRUPTED:
+            await sink.notice(SHUTDOWN_NOTICE)
         return TurnResult(status, delivered.text, model, provider, delivered.message_ids)
 
     async def _answer_image(
@@ -293,6 +324,7 @@ class ChatService:
         history: list[dict[str, str]],
         reply: StoredReply,
         sink: ReplySink,
+        stop: asyncio.Event,
     ) -> TurnResult:
         await sink.action("upload_photo")
         provider: str | None = None
@@ -300,21 +332,48 @@ class ChatService:
         file_id: str | None = None
         url: str | None = None
         prompt = history[-1]["content"] if history else ""
-        try:
+
+        async def generate() -> None:
+            nonlocal provider, file_id, url
             async for route, chunk in self.registry.stream_routes(routes, history):
                 provider = route.provider.__name__
                 if isinstance(chunk, ImageResponse):
                     message_id, file_id = await sink.send_photo(chunk, caption=chunk.alt or prompt)
                     message_ids.append(message_id)
                     url = url or (chunk.urls[0] if chunk.urls else None)
-        except Exception as failure:  # noqa: BLE001 - a provider's, or sending the photo failed
-            error = _user_error(failure)
+
+        # /stop (or a shutdown) cancels the generation or the upload wherever it is.
+        generating = asyncio.ensure_future(generate())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({generating, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not generating.done():
+                generating.cancel()
+                await asyncio.wait({generating})
+        content = f"[image: {prompt}]" if message_ids else ""
+        if generating.cancelled():
+            status = self._stopped_status()
+            await reply.update(
+                content=content,
+                status=status,
+                provider=provider,
+                telegram_message_ids=message_ids,
+                image_file_id=file_id,
+                image_url=url,
+            )
+            interrupted = status is ReplyStatus.INTERRUPTED
+            await sink.notice(SHUTDOWN_NOTICE if interrupted else IMAGE_STOPPED)
+            return TurnResult(status, content, reply.model, provider, message_ids)
+        failure = generating.exception()
+        if failure is not None:  # a provider's, or sending the photo failed
+            error: str | None = _user_error(failure)
         else:
             error = None if message_ids else "no image in the provider's answer"
         if error is not None:
             notice = f"⚠️ {reply.model} failed: {error}\nSend /retry to try again."
             return await self._fail(reply, sink, notice, provider, error, "", message_ids)
-        content = f"[image: {prompt}]"
         await reply.update(
             content=content,
             status=ReplyStatus.COMPLETE,
@@ -349,7 +408,7 @@ class ChatService:
 
 def _user_error(error: BaseException) -> str:
     """A short text safe to show a user (provider errors are written for that)."""
-    if isinstance(error, ProviderError):
+    if isinstance(error, ProviderError | DeliveryError):
         return str(error) or type(error).__name__
     log.error("unexpected error in a turn", exc_info=error)
     return "an unexpected error occurred"

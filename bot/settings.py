@@ -73,6 +73,22 @@ class Settings(ProviderSettings):
             "retried while the database is locked or unreachable, before the user is told."
         ),
     )
+    shutdown_grace: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="Seconds replies being written get to finish after SIGTERM/SIGINT.",
+    )
+    heartbeat_file: str | None = Field(
+        default=None,
+        description="File touched after each successful poll; default: next to the SQLite "
+        "database, else in the temporary directory.",
+    )
+    heartbeat_max_age: float = Field(
+        default=60.0,
+        ge=15,
+        description="Seconds since the last poll after which `healthcheck` reports unhealthy.",
+    )
 
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod
@@ -96,7 +112,9 @@ class Settings(ProviderSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
-    @field_validator("default_model", "system_prompt", "telegram_api_base_file_url")
+    @field_validator(
+        "default_model", "system_prompt", "telegram_api_base_file_url", "heartbeat_file"
+    )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None

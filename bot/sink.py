@@ -10,7 +10,7 @@ from collections.abc import AsyncIterable
 
 from telegram.error import TelegramError
 
-from bot.service import SinkReply, WriteCallback
+from bot.service import DeliveryError, SinkReply, WriteCallback
 from bot.streamer import ReplyStreamer
 from providers import ImageResponse
 
@@ -52,6 +52,7 @@ class TelegramSink:
         return SinkReply(delivered.text, list(delivered.message_ids), delivered.error)
 
     async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
+        """Upload the image as a photo; raises DeliveryError when Telegram does not take it."""
         extension = mimetypes.guess_extension(image.mime_type or "") or ".png"
         try:
             return await self.streamer.send_photo(
@@ -63,6 +64,8 @@ class TelegramSink:
                 reply_to_message_id=self.reply_to,
                 action=self._action is None,  # "upload_photo" shows already, while generating
             )
+        except TelegramError as error:
+            raise DeliveryError(f"Telegram did not take the image ({error})") from error
         finally:
             self._stop_action()
 

@@ -48,6 +48,9 @@ __all__ = ["ReplyStreamer", "StreamedReply"]
 
 _LOGGER = logging.getLogger(__name__)
 
+#: Attempts of a photo upload failing with a server error (5xx), a timeout or a lost connection.
+PHOTO_ATTEMPTS = 3
+
 
 @dataclass
 class StreamedReply:
@@ -190,9 +193,11 @@ seconds between typing actions. ``final_timeout``: seconds
 
         An ``upload_photo`` action goes first (unless ``action`` is False: the caller shows it
         already); the caption is cut to 1024 characters on a word
-        boundary, ending with "…". 429s are honoured and network errors retried for up to
-        ``final_timeout`` seconds. Returns (message_id, file_id of the largest size). Raises the
-        ``TelegramError`` when it is permanent (e.g. ``BadRequest``) or time is up.
+        boundary, ending with "…". 429s are honoured (for up to ``final_timeout`` seconds); a
+        server error, timeout or lost connection is logged and retried, :data:`PHOTO_ATTEMPTS`
+        uploads in all. Returns (message_id, file_id of the largest size). Raises the
+        ``TelegramError`` when it is permanent (e.g. ``BadRequest``) or the attempts or the time
+        are used up. Cancelling it (``/stop``) cancels the upload.
         """
         if action:
             try:
@@ -218,8 +223,10 @@ seconds between typing actions. ``final_timeout``: seconds
                     raise
             except BadRequest:
                 raise
-            except NetworkError:
+            except NetworkError as exc:
                 failures += 1
-                if self.clock() > deadline:
+                _LOGGER.warning("Photo upload to chat %s failed (%s), attempt %d of %d",
+                                chat_id, exc, failures, PHOTO_ATTEMPTS)
+                if failures >= PHOTO_ATTEMPTS or self.clock() > deadline:
                     raise
                 await self.sleep(backoff(failures))

@@ -13,7 +13,7 @@ import sys
 from sqlalchemy.engine import make_url
 
 from . import migrate
-from .engine import database_url_from_env
+from .engine import database_url_from_env, describe_database_error
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(asyncio.run(run(args)))
     except Exception as error:  # noqa: BLE001 - a command-line tool reports and exits
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        url = args.database_url or database_url_from_env()
+        print(f"error: {describe_database_error(error, url)}", file=sys.stderr)
         return 1
     return 0
 

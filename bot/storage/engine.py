@@ -84,3 +84,22 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     def _on_begin(connection: Connection) -> None:
         writes = connection.get_execution_options().get("storage_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def describe_database_error(error: BaseException, url: str) -> str:
+    """One line naming the database (password hidden) and what went wrong.
+
+    For a SQLAlchemy error the driver's own message is used (SQLAlchemy's adds a line of SQL
+    parameters and a "Background on this error" link), e.g. ``SQLite database data/bot.db:
+    attempt to write a readonly database (is the file, and its folder, writable by uid 10001?)``.
+    """
+    parsed = make_url(url)
+    cause: BaseException = getattr(error, "orig", None) or error
+    reason = " ".join(str(cause).split()) or type(cause).__name__
+    if parsed.get_backend_name() == "sqlite":
+        where = f"SQLite database {parsed.database or ':memory:'}"
+        if "readonly" in reason or "unable to open" in reason:
+            reason += f" (is the file, and its folder, writable by uid {os.getuid()}?)"
+    else:
+        where = f"database {parsed.render_as_string(hide_password=True)}"
+    return f"{where}: {reason}"

@@ -33,7 +33,8 @@ async def upgrade_in_subprocess(url: str) -> None:
 
     The URL travels in the child's environment (``DATABASE_URL``), never on its command line
     (where other users could read a password). Raises SchemaUpgradeError with the last line of
-    the child's error output when the upgrade fails.
+    the child's error output (one line naming the database and the problem) when the upgrade
+    fails.
     """
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -47,7 +48,7 @@ async def upgrade_in_subprocess(url: str) -> None:
     _, error = await process.communicate()
     if process.returncode != 0:
         lines = error.decode(errors="replace").strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {process.returncode}"
+        reason = lines[-1].removeprefix("error: ") if lines else f"exit {process.returncode}"
         raise SchemaUpgradeError(f"database upgrade failed: {reason}")
 
 

@@ -7,7 +7,7 @@ import asyncio
 import signal
 from pathlib import Path
 
-from tests.bot.test_process import CHAT, fake_env, start_bot, wait_for
+from tests.bot.test_process import CHAT, start_bot, telegram_env, wait_for
 from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
 
@@ -16,7 +16,7 @@ async def test_messages_fetched_before_a_crash_are_answered_after_the_restart(
     tmp_path: Path,
 ) -> None:
     async with FakeTelegram() as telegram, FakeProviders() as fake:
-        env = fake_env(tmp_path, telegram, fake)
+        env = telegram_env(tmp_path, telegram, fake)
         # A reply of about 9 s: 180 deltas of 5 characters, 0.05 s apart.
         fake.push("openai", Reply("x" * 899 + ".", delta_chars=5, delay=0.05))
 

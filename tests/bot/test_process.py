@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,10 @@ def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
-def fake_env(
+def telegram_env(
     tmp_path: Path, telegram: FakeTelegram, fake: FakeProviders, **values: str
 ) -> dict[str, str]:
-    """The environment of a bot on the fake Bot API and providers, with ``tmp_path/bot.db``."""
+    """The environment of a bot talking to the fakes, with a SQLite file in ``tmp_path``."""
     return bot_env(
         tmp_path,
         TELEGRAM_BOT_TOKEN=telegram.token,
@@ -51,7 +52,7 @@ async def start_bot(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.P
 
 async def test_missing_token_stops_start_up_with_one_line(tmp_path: Path) -> None:
     process = await start_bot(tmp_path, bot_env(tmp_path))
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    _out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     assert err.decode().strip() == "Configuration error: TELEGRAM_BOT_TOKEN is required"
 
@@ -63,7 +64,7 @@ async def test_missing_token_stops_start_up_with_one_line(tmp_path: Path) -> Non
 async def test_bad_setting_is_named(tmp_path: Path, name: str, value: str) -> None:
     env = bot_env(tmp_path, TELEGRAM_BOT_TOKEN="123:abc", **{name: value})
     process = await start_bot(tmp_path, env)
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    _out, err = await asyncio.wait_for(process.communicate(), 60)
     lines = err.decode().strip().splitlines()
     assert process.returncode == 2
     assert len(lines) == 1 and lines[0].startswith(f"Configuration error: {name} ")
@@ -76,14 +77,14 @@ async def test_unreachable_database_stops_start_up_with_a_clear_line(tmp_path: P
         DATABASE_URL="postgresql+asyncpg://bot:secret-pw@127.0.0.1:1/nowhere",
     )
     process = await start_bot(tmp_path, env)
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    _out, err = await asyncio.wait_for(process.communicate(), 60)
     lines = err.decode().strip().splitlines()
     assert process.returncode == 1
     assert lines[-1].startswith("Database error: database upgrade failed: ")
     assert "secret-pw" not in err.decode()
 
 
-async def wait_for(predicate, timeout: float = 30) -> None:  # noqa: ANN001
+async def wait_for(predicate: Callable[[], object], timeout: float = 30) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -94,7 +95,7 @@ async def wait_for(predicate, timeout: float = 30) -> None:  # noqa: ANN001
 
 async def test_restart_in_the_middle_of_a_reply(tmp_path: Path) -> None:
     async with FakeTelegram() as telegram, FakeProviders() as fake:
-        env = fake_env(tmp_path, telegram, fake, LOG_LEVEL="DEBUG")
+        env = telegram_env(tmp_path, telegram, fake, LOG_LEVEL="DEBUG")
         long_reply = " ".join(f"token{i}" for i in range(500))
         fake.push("openai", Reply(long_reply, delta_chars=4, delay=0.05))
 

@@ -802,7 +802,11 @@ class FakeTelegram:
             else:
                 form = await request.post()
                 for key, value in form.items():
-                    raw[key] = value.file.read() if isinstance(value, web.FileField) else value
+                    if isinstance(value, web.FileField):
+                        with value.file:  # closed now, not by the garbage collector
+                            raw[key] = value.file.read()
+                    else:
+                        raw[key] = value
         return {key: _coerce(key, value) for key, value in raw.items()}
 
     async def _with_flood_control(
