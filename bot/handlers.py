@@ -19,6 +19,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.inputs import FileFetcher
 from bot.service import ChatService, ChatTarget
 from bot.settings import Settings
 from bot.sink import TelegramSink
@@ -123,7 +124,11 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text("Your message is empty: write me a question.")
         return
     await deps.service.run_turn(
-        target_of(message), text, _sink(deps, message), telegram_message_id=message.message_id
+        target_of(message),
+        text,
+        _sink(deps, message),
+        telegram_message_id=message.message_id,
+        files=_files(context),
     )
 
 
@@ -246,7 +251,9 @@ async def retry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not await _allowed(update, deps):
         return
     message = update.effective_message
-    result = await deps.service.retry(target_of(message), _sink(deps, message))
+    result = await deps.service.retry(
+        target_of(message), _sink(deps, message), files=_files(context)
+    )
     if result is None:
         await message.reply_text("There is nothing to retry yet: send me a message.")
 
@@ -269,6 +276,22 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         )
 
 
+# ---- files (issue 11): the handlers live in bot/media_handlers.py ----------------------------
+
+
+def _files(context: ContextTypes.DEFAULT_TYPE) -> FileFetcher:
+    """Fetches files the user sent earlier (photos sent again to a model that can see)."""
+    from bot.media_handlers import files_of
+
+    return files_of(context)
+
+
+def register_media(application: Application) -> None:
+    from bot.media_handlers import register
+
+    register(application)
+
+
 def register(application: Application) -> None:
     """Add every handler; ``application.bot_data["deps"]`` must hold a :class:`Deps`."""
     application.add_handler(CommandHandler("start", start))
@@ -280,7 +303,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("stop", stop_command))
     application.add_handler(CommandHandler("forget", forget_command))
     application.add_handler(CallbackQueryHandler(model_button))
-    text = (filters.TEXT & ~filters.COMMAND) | (filters.PHOTO & filters.CAPTION)
+    register_media(application)  # files and /voice (bot/media_handlers.py), before text
+    text = filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(text, on_text))
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)
