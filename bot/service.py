@@ -271,9 +271,9 @@ class ChatService:
             if routes[0].is_image:
                 return await self._answer_image(routes, history, reply, sink)
             result = await self._answer_text(routes, history, reply, sink, stop)
-            if chat is not None and chat.settings.get("voice") and result.text:
-                if result.status is ReplyStatus.COMPLETE:
-                    await self._speak(result.text, sink)
+            spoken = chat is not None and chat.settings.get("voice")
+            if spoken and result.status is ReplyStatus.COMPLETE and result.text:
+                await self._speak(result.text, sink)
             return result
         finally:
             self._stops.pop(target.key, None)
@@ -432,7 +432,7 @@ class ChatService:
             await sink.send_voice(audio)
         except ProviderError as error:
             await sink.notice(f"⚠️ I couldn't read the reply aloud: {_user_error(error)}")
-        except Exception as error:  # noqa: BLE001 - e.g. sending the voice failed: text stays
+        except Exception as error:  # e.g. sending the voice failed: the text reply stays
             log.warning("spoken reply failed", exc_info=error)
             await sink.notice("⚠️ I couldn't send the reply as a voice message.")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 
 import pytest
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from bot.inputs.documents import ACCEPTED
-from bot.storage import ReplyStatus, Store
+from bot.storage import Store
 from tests.bot.conftest import RunningBot
 from tests.fakes.providers import Reply
 from tests.fakes.telegram import tiny_png
@@ -79,7 +80,9 @@ async def test_a_pdf_reaches_the_provider_as_text_with_the_caption_as_question(
                        ("assistant", "Revenue grew by 12%.", "complete")]
 
 
-async def test_a_long_text_file_is_cut_with_a_visible_note(make_bot) -> None:  # noqa: ANN001
+async def test_a_long_text_file_is_cut_with_a_visible_note(
+    make_bot: Callable[..., RunningBot],
+) -> None:
     bot = make_bot(document_max_chars=1000)
     await bot.start()
     text = "".join(f"line {n}: all is well\n" for n in range(500))

@@ -584,7 +584,7 @@ class FakeTelegram:
         ``data`` defaults to small stand-in bytes of the kind. ``file_size`` is the size
         Telegram reports (default ``len(data)``): over 20 MB, getFile
         answers "file is too big" as Telegram does. A photo comes in two sizes, a 90-pixel
-        thumbnail first and ``data`` last (as Telegram lists them, smallest first). Other
+        thumbnail first (a square of half the shorter side, at most 90 pixels) and ``data`` last (as Telegram lists them, smallest first). Other
         keyword arguments go to :meth:`send_message` (``user_id``, ``chat_type``, ...).
         """
         base = "voice" if kind in ("voice", "audio", "video_note") else kind
@@ -594,10 +594,11 @@ class FakeTelegram:
         stored = self._messages[chat_id][sent["message_id"]]
         if kind == "photo":
             file_id = stored.photo_file_id
-            thumbnail = self._register_file(tiny_png(90, 90), "photos", "jpg")
             width, height = _image_size(self._files[file_id]["data"])
+            side = max(1, min(90, width // 2, height // 2))
+            thumbnail = self._register_file(tiny_png(side, side), "photos", "jpg")
             sent["photo"] = [
-                {**self._file_dict(thumbnail), "width": 90, "height": 90},
+                {**self._file_dict(thumbnail), "width": side, "height": side},
                 {**self._file_dict(file_id), "width": width, "height": height},
             ]
         else:
