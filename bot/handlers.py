@@ -35,21 +35,25 @@ COMMANDS = [
     BotCommand("retry", "Answer the last message again"),
     BotCommand("stop", "Stop the reply being generated"),
     BotCommand("forget", "Delete everything stored for this chat"),
+    BotCommand("voice", "Spoken replies on or off"),
 ]
 
 HELP = (
     "I answer with a large language model and remember our conversation.\n\n"
-    "Just write to me. In groups, mention me or reply to my message.\n"
+    "Just write to me, or send a voice message, a photo (several as an album) or a document "
+    "(text files, code, CSV, JSON, PDFs), with a caption as your question. "
+    "In groups, mention me or reply to my message.\n"
     "/model — show or switch the model (/model dalle makes pictures)\n"
     "/models — every provider and its models\n"
     "/new — start a new conversation\n"
     "/retry — answer your last message again\n"
     "/stop — stop the reply being written\n"
-    "/forget — delete everything stored for this chat"
+    "/forget — delete everything stored for this chat\n"
+    "/voice — spoken replies on or off"
 )
 NOT_TEXT = (
-    "I can only read text. Send me your question as a message "
-    "(a photo is read by its caption)."
+    "I can't use this kind of message. I take text, voice messages, audio files, video notes, "
+    "photos and documents (text files, code, CSV, JSON, PDFs)."
 )
 CALLBACK_PREFIX = "model:"
 
@@ -133,7 +137,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stickers, voice notes, documents, photos without a caption…: say what we accept."""
+    """Stickers, locations, polls, videos…: say what we accept."""
     message = update.effective_message
     if message.chat.type != ChatType.PRIVATE and not _replies_to_bot(message, context.bot.id):
         return

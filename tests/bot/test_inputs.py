@@ -18,6 +18,8 @@ GROUP = -100500
 async def test_non_text_input_gets_a_short_answer(bot: RunningBot) -> None:
     bot.telegram.send_message(CHAT, None, sticker=True)
     await bot.wait_for_text(CHAT, NOT_TEXT)
+    for accepted in ("text", "voice messages", "photos", "documents", "PDFs"):
+        assert accepted in NOT_TEXT  # the answer lists what the bot takes
     assert not bot.providers.requests  # nothing went to a provider
     # Nothing is lost: the bot still answers the next message.
     bot.providers.push("openai", Reply("still here"))
