@@ -56,9 +56,9 @@ def media_of(message: Message, photo_max_bytes: int) -> Media | None:
     audio: Voice | Audio | VideoNote | None = message.voice or message.audio or message.video_note
     if audio is None:
         return None
-    mime = "video/mp4" if isinstance(audio, VideoNote) else audio.mime_type
+    audio_mime = "video/mp4" if isinstance(audio, VideoNote) else audio.mime_type
     name = audio.file_name if isinstance(audio, Audio) else None
-    return Media("voice", audio.file_id, audio.file_size, name, mime, _seconds(audio))
+    return Media("voice", audio.file_id, audio.file_size, name, audio_mime, _seconds(audio))
 
 
 def _seconds(audio: Voice | Audio | VideoNote) -> int:

@@ -17,11 +17,12 @@ from typing import Any, Protocol
 
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
-from bot.inputs.turn import VOICE_OFF, Converters, UserTurn, user_turn
+from bot.inputs.refusals import refusal
+from bot.inputs.turn import Converters, UserTurn, user_turn
 from bot.settings import Settings
+from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store
 from providers import ImageResponse, ModelRegistry, ProviderError, Route, UnknownModelError
-from providers.audio import speech
 
 log = logging.getLogger(__name__)
 
@@ -195,21 +196,16 @@ class ChatService:
         """Why a file of ``kind`` (``"photo"``, ``"voice"``, ``"document"``) cannot be taken
         in this chat before it is even downloaded, or None: photos need a model that can see,
         voice needs TRANSCRIPTION_MODEL and at most VOICE_MAX_SECONDS ``seconds``."""
-        if kind == "voice":
-            if not self.settings.transcription_model:
-                return VOICE_OFF
-            if seconds is not None and seconds > self.settings.voice_max_seconds:
-                return (f"That recording is {seconds} s long; I listen to up to "
-                        f"{self.settings.voice_max_seconds} s. Send a shorter one.")
-        if kind == "photo":
-            model, routes = self._routes_of(await self.store.get_chat(target.chat_id))
-            if not any(route.can_see for route in routes):
-                seeing = self.registry.vision_model_names()
-                if not seeing:
-                    return f"{model} can't see images, and no model here can (OPENAI_VISION_MODELS)."
-                return (f"{model} can't see images. Models that can: {', '.join(seeing)} "
-                        f"(switch with /model {seeing[0]}).")
-        return None
+        model, routes = self._routes_of(await self.store.get_chat(target.chat_id))
+        return refusal(
+            kind,
+            seconds,
+            transcription_model=self.settings.transcription_model,
+            voice_max_seconds=self.settings.voice_max_seconds,
+            model=model,
+            routes=routes,
+            vision_models=self.registry.vision_model_names(),
+        )
 
     async def retry(
         self, target: ChatTarget, sink: ReplySink, *, files: FileFetcher | None = None
@@ -243,7 +239,7 @@ class ChatService:
         )
         model, routes = self._routes_of(chat)
         images = {}
-        if routes[0].can_see:
+        if any(route.can_see for route in routes):
             images = await history_images(
                 stored,
                 {} if turn is None else turn.images,
@@ -273,7 +269,7 @@ class ChatService:
             result = await self._answer_text(routes, history, reply, sink, stop)
             spoken = chat is not None and chat.settings.get("voice")
             if spoken and result.status is ReplyStatus.COMPLETE and result.text:
-                await self._speak(result.text, sink)
+                await speak(result.text, sink, self.settings)
             return result
         finally:
             self._stops.pop(target.key, None)
@@ -421,24 +417,6 @@ class ChatService:
         state = not chat.settings.get("voice") if on is None else on
         await self.store.update_settings(target.chat_id, voice=True if state else None)
         return state
-
-    async def _speak(self, text: str, sink: ReplySink) -> None:
-        """Send ``text`` also as a voice message (TTS_MODEL, TTS_VOICE); a failure is one line."""
-        settings = self.settings
-        try:
-            await sink.action("record_voice")
-            audio = await speech(settings.tts_endpoint, text, model=settings.tts_model,
-                                 voice=settings.tts_voice, max_bytes=VOICE_MAX_BYTES)
-            await sink.send_voice(audio)
-        except ProviderError as error:
-            await sink.notice(f"⚠️ I couldn't read the reply aloud: {_user_error(error)}")
-        except Exception as error:  # e.g. sending the voice failed: the text reply stays
-            log.warning("spoken reply failed", exc_info=error)
-            await sink.notice("⚠️ I couldn't send the reply as a voice message.")
-
-
-VOICE_MAX_BYTES = 20 * 1024 * 1024
-"""Bytes: the largest spoken reply accepted (Bot API sendVoice: "up to 20 MB in size")."""
 
 
 class _Reply:

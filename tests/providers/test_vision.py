@@ -3,13 +3,15 @@ they are to a model that can see, and text only to one that cannot (the seed pro
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from providers import AllProvidersFailedError, ProviderSettings, default_registry
 from tests.fakes.providers import FakeProviders, Reply
 
-IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
-WITH_PARTS = [
+IMAGE: dict[str, Any] = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+WITH_PARTS: list[dict[str, Any]] = [
     {"role": "user", "content": [{"type": "text", "text": "What is it?"}, IMAGE]},
     {"role": "assistant", "content": "A dot."},
     {"role": "user", "content": [IMAGE]},
@@ -17,8 +19,9 @@ WITH_PARTS = [
 
 
 def settings(fake: FakeProviders, **values: object) -> ProviderSettings:
-    return ProviderSettings(_env_file=None, **{k.lower(): v for k, v in fake.env().items()},
-                            **values)  # type: ignore[arg-type]
+    """Settings pointing every provider at the fake, with ``values`` on top."""
+    given: dict[str, Any] = {name.lower(): value for name, value in fake.env().items()}
+    return ProviderSettings(_env_file=None, **{**given, **values})  # type: ignore[call-arg]
 
 
 async def test_which_models_can_see_is_configuration(fake: FakeProviders) -> None:
