@@ -27,10 +27,9 @@ BOT_API_FILE_LIMIT = 20 * 1024 * 1024
 def too_large(file_size: int | None, max_bytes: int = BOT_API_FILE_LIMIT) -> str | None:
     """The answer for a file over ``max_bytes`` (bytes, as Telegram reported it), else None."""
     if file_size is not None and file_size > max_bytes:
-        return (
-            f"That file is {file_size / 1_048_576:.1f} MB; I can read files of up to "
-            f"{max_bytes // 1_048_576} MB."
-        )
+        megabytes, kilobytes = max_bytes // 1_048_576, max_bytes // 1024
+        limit = f"{megabytes} MB" if megabytes else f"{kilobytes} kB"
+        return f"That file is {file_size / 1_048_576:.1f} MB; I can read files of up to {limit}."
     return None
 
 
