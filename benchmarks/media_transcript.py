@@ -16,9 +16,8 @@ import tempfile
 import time
 from typing import Any
 
-from benchmarks.transcript import _shown
+from benchmarks.transcript import _shown, bot_settings
 from bot.app import serve
-from bot.settings import Settings
 from tests.fakes.providers import FakeProviders, RecordedRequest, Reply
 from tests.fakes.telegram import Call, FakeTelegram, tiny_png
 
@@ -49,14 +48,7 @@ async def main() -> None:
         fake.push("openai", Reply("About 384,400 km on average.", delta_chars=8, delay=0.1))
         fake.push("openai", Reply("A grey square: a test picture.", delta_chars=8, delay=0.1))
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None,
-                telegram_bot_token=telegram.token,
-                telegram_api_base_url=telegram.base_url,
-                telegram_api_base_file_url=telegram.base_file_url,
-                database_url=f"sqlite+aiosqlite:///{folder}/media.db",
-                default_model="gpt-4o-mini",
-            )
+            settings = bot_settings(telegram, f"sqlite+aiosqlite:///{folder}/media.db")
             stop = asyncio.Event()
             bot = asyncio.create_task(serve(settings, stop))
             await telegram.wait_for(lambda: bool(telegram.calls_for("setMyCommands")), 60)
