@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def trim_context(
-    newest_first: Iterable[tuple[str, str]],
+    newest_first: Iterable[Sequence[Any]],
     *,
     max_chars: int,
     system_prompt: str | None = None,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """OpenAI-style ``[{"role", "content"}]``, oldest first, from ``(role, content)`` pairs
-    given newest first (already limited to the wanted count).
+    given newest first (already limited to the wanted count). A third item, the message's
+    attachments (a list, or None), becomes the key ``"attachments"`` when not empty.
 
     Messages are taken from the newest back while the total content characters (the system
     prompt's included) stay within ``max_chars``; the first that does not fit ends the walk, so
@@ -20,11 +22,14 @@ def trim_context(
     over budget. ``system_prompt`` (if given and not empty) comes first.
     """
     budget = max_chars - (len(system_prompt) if system_prompt else 0)
-    kept: list[dict[str, str]] = []
-    for role, content in newest_first:
+    kept: list[dict[str, Any]] = []
+    for role, content, *rest in newest_first:
         if kept and len(content) > budget:
             break
-        kept.append({"role": role, "content": content})
+        message: dict[str, Any] = {"role": role, "content": content}
+        if rest and rest[0]:
+            message["attachments"] = rest[0]
+        kept.append(message)
         budget -= len(content)
     kept.reverse()
     if system_prompt:
