@@ -42,6 +42,18 @@ def _shown(params: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def bot_settings(telegram: FakeTelegram, database_url: str) -> Settings:
+    """The bot's settings for the fake Bot API server (providers: from the environment)."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        telegram_bot_token=telegram.token,
+        telegram_api_base_url=telegram.base_url,
+        telegram_api_base_file_url=telegram.base_file_url,
+        database_url=database_url,
+        default_model="gpt-4o-mini",
+    )
+
+
 async def main() -> None:
     async with FakeTelegram() as telegram, FakeProviders() as fake:
         os.environ.update(fake.env())
@@ -49,14 +61,7 @@ async def main() -> None:
         fake.push("openai", Reply(SECOND, delta_chars=10, delay=0.1))
         fake.push("aichats", Reply(image=b"\x89PNG\r\n\x1a\n" + bytes(2000)))
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None,
-                telegram_bot_token=telegram.token,
-                telegram_api_base_url=telegram.base_url,
-                telegram_api_base_file_url=telegram.base_file_url,
-                database_url=f"sqlite+aiosqlite:///{folder}/transcript.db",
-                default_model="gpt-4o-mini",
-            )
+            settings = bot_settings(telegram, f"sqlite+aiosqlite:///{folder}/transcript.db")
             stop = asyncio.Event()
             bot = asyncio.create_task(serve(settings, stop))
             await telegram.wait_for(lambda: bool(telegram.calls_for("setMyCommands")), 60)

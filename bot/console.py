@@ -54,6 +54,10 @@ class ConsoleSink:
         self.out.write(text + "\n")
         return []
 
+    async def send_voice(self, audio: bytes) -> int:
+        self.out.write(f"[voice message, {len(audio)} bytes]\n")
+        return 0
+
     async def action(self, action: str) -> None:
         self.out.write(f"({action}…)\n")
 

@@ -19,6 +19,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.inputs import FileFetcher
 from bot.service import ChatService, ChatTarget
 from bot.settings import Settings
 from bot.sink import TelegramSink
@@ -34,21 +35,25 @@ COMMANDS = [
     BotCommand("retry", "Answer the last message again"),
     BotCommand("stop", "Stop the reply being generated"),
     BotCommand("forget", "Delete everything stored for this chat"),
+    BotCommand("voice", "Spoken replies on or off"),
 ]
 
 HELP = (
     "I answer with a large language model and remember our conversation.\n\n"
-    "Just write to me. In groups, mention me or reply to my message.\n"
+    "Just write to me, or send a voice message, a photo (several as an album) or a document "
+    "(text files, code, CSV, JSON, PDFs), with a caption as your question. "
+    "In groups, mention me or reply to my message.\n"
     "/model — show or switch the model (/model dalle makes pictures)\n"
     "/models — every provider and its models\n"
     "/new — start a new conversation\n"
     "/retry — answer your last message again\n"
     "/stop — stop the reply being written\n"
-    "/forget — delete everything stored for this chat"
+    "/forget — delete everything stored for this chat\n"
+    "/voice — spoken replies on or off"
 )
 NOT_TEXT = (
-    "I can only read text. Send me your question as a message "
-    "(a photo is read by its caption)."
+    "I can't use this kind of message. I take text, voice messages, audio files, video notes, "
+    "photos and documents (text files, code, CSV, JSON, PDFs)."
 )
 CALLBACK_PREFIX = "model:"
 
@@ -123,12 +128,16 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text("Your message is empty: write me a question.")
         return
     await deps.service.run_turn(
-        target_of(message), text, _sink(deps, message), telegram_message_id=message.message_id
+        target_of(message),
+        text,
+        _sink(deps, message),
+        telegram_message_id=message.message_id,
+        files=_files(context),
     )
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stickers, voice notes, documents, photos without a caption…: say what we accept."""
+    """Stickers, locations, polls, videos…: say what we accept."""
     message = update.effective_message
     if message.chat.type != ChatType.PRIVATE and not _replies_to_bot(message, context.bot.id):
         return
@@ -246,7 +255,9 @@ async def retry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not await _allowed(update, deps):
         return
     message = update.effective_message
-    result = await deps.service.retry(target_of(message), _sink(deps, message))
+    result = await deps.service.retry(
+        target_of(message), _sink(deps, message), files=_files(context)
+    )
     if result is None:
         await message.reply_text("There is nothing to retry yet: send me a message.")
 
@@ -269,6 +280,22 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         )
 
 
+# ---- files (issue 11): the handlers live in bot/media_handlers.py ----------------------------
+
+
+def _files(context: ContextTypes.DEFAULT_TYPE) -> FileFetcher:
+    """Fetches files the user sent earlier (photos sent again to a model that can see)."""
+    from bot.media_handlers import files_of
+
+    return files_of(context)
+
+
+def register_media(application: Application) -> None:
+    from bot.media_handlers import register
+
+    register(application)
+
+
 def register(application: Application) -> None:
     """Add every handler; ``application.bot_data["deps"]`` must hold a :class:`Deps`."""
     application.add_handler(CommandHandler("start", start))
@@ -280,7 +307,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("stop", stop_command))
     application.add_handler(CommandHandler("forget", forget_command))
     application.add_handler(CallbackQueryHandler(model_button))
-    text = (filters.TEXT & ~filters.COMMAND) | (filters.PHOTO & filters.CAPTION)
+    register_media(application)  # files and /voice (bot/media_handlers.py), before text
+    text = filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(text, on_text))
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)

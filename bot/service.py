@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from bot.inputs import FileFetcher, InputError, Upload
+from bot.inputs.images import history_images, provider_messages
+from bot.inputs.refusals import refusal
+from bot.inputs.turn import Converters, UserTurn, user_turn
 from bot.settings import Settings
+from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
 from bot.stored_reply import NOT_KEPT, StoredReply
 from bot.turns import RunningTurns
@@ -29,13 +34,13 @@ from providers import (
 
 log = logging.getLogger(__name__)
 
+WriteCallback = Callable[[str, list[int]], Awaitable[None]]
+
+#: Told to a chat when its history cannot be read (the database is unavailable for long).
 NO_DATABASE = (
     "⚠️ I can't reach my database right now, so I could not answer. "
     "Please send your message again in a while."
 )
-
-WriteCallback = Callable[[str, list[int]], Awaitable[None]]
-
 #: Told to a chat whose reply a shutdown cut short (or whose turn came while shutting down).
 SHUTDOWN_NOTICE = (
     "⚠️ The bot is restarting: this reply was cut short. Send /retry when it is back to get "
@@ -92,6 +97,10 @@ class ReplySink(Protocol):
     async def notice(self, text: str) -> list[int]: ...
 
     async def action(self, action: str) -> None: ...
+
+    async def send_voice(self, audio: bytes) -> int:
+        """Send OGG/Opus ``audio`` as a voice message; returns its message id."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -173,12 +182,64 @@ class ChatService:
         sink: ReplySink,
         *,
         telegram_message_id: int | None = None,
+        files: FileFetcher | None = None,
     ) -> TurnResult:
         """Answer the user's message with the chat's model (with the conversation's history);
-        the message and the reply are stored as the reply is written."""
-        return await self._answer(target, sink, text, telegram_message_id)
+        the message and the reply are stored as the reply is written. ``files`` fetches the
+        earlier turns' photos again for a model that can see (without it they go as text)."""
+        return await self._answer(target, sink, UserTurn(text), telegram_message_id, files)
 
-    async def retry(self, target: ChatTarget, sink: ReplySink) -> TurnResult | None:
+    async def run_upload_turn(
+        self,
+        target: ChatTarget,
+        text: str,
+        uploads: Sequence[Upload],
+        sink: ReplySink,
+        *,
+        telegram_message_id: int | None = None,
+        files: FileFetcher | None = None,
+    ) -> TurnResult | None:
+        """Answer files the user sent (with ``text``, their caption) like a text message: a
+        voice message's transcript is shown first, then answered; documents become text;
+        photos go to the model as images (see :mod:`bot.inputs`).
+
+        A file that cannot be used gets a one-line answer and no turn (returns None); a
+        transcription endpoint that fails ends the turn as failed, with the voice stored."""
+        converters = Converters(
+            self.settings.document_max_chars,
+            self.settings.transcription_endpoint,
+            self.settings.transcription_model,
+        )
+        try:
+            turn = await user_turn(text, uploads, converters)
+        except InputError as error:
+            await sink.notice(f"⚠️ {error}")
+            return None
+        except ProviderError as error:
+            return await self._transcription_failed(target, uploads, sink, error,
+                                                    telegram_message_id)
+        if turn.heard:
+            await sink.notice(turn.heard)
+        return await self._answer(target, sink, turn, telegram_message_id, files)
+
+    async def refusal(self, target: ChatTarget, kind: str, seconds: int | None = None) -> str | None:
+        """Why a file of ``kind`` (``"photo"``, ``"voice"``, ``"document"``) cannot be taken
+        in this chat before it is even downloaded, or None: photos need a model that can see,
+        voice needs TRANSCRIPTION_MODEL and at most VOICE_MAX_SECONDS ``seconds``."""
+        model, routes = self._routes_of(await self.store.get_chat(target.chat_id))
+        return refusal(
+            kind,
+            seconds,
+            transcription_model=self.settings.transcription_model,
+            voice_max_seconds=self.settings.voice_max_seconds,
+            model=model,
+            routes=routes,
+            vision_models=self.registry.vision_model_names(),
+        )
+
+    async def retry(
+        self, target: ChatTarget, sink: ReplySink, *, files: FileFetcher | None = None
+    ) -> TurnResult | None:
         """Answer the conversation's last user message again (dropping the replies after it).
 
         Returns None when the conversation has no user message yet.
@@ -187,20 +248,22 @@ class ChatService:
         if last is None:
             return None
         await self.store.delete_last_reply(target.chat_id, target.thread_id)
-        return await self._answer(target, sink, None, None)
+        return await self._answer(target, sink, None, None, files)
 
     async def _answer(
         self,
         target: ChatTarget,
         sink: ReplySink,
-        text: str | None,
+        turn: UserTurn | None,
         telegram_message_id: int | None,
+        files: FileFetcher | None = None,
     ) -> TurnResult:
-        async def read_context() -> tuple[ChatRecord | None, list[dict[str, str]]]:
+        async def read_context() -> tuple[ChatRecord | None, list[dict[str, Any]]]:
             return await self.store.turn_context(
                 target.chat_id,
                 target.thread_id,
-                pending=text,
+                pending=None if turn is None else turn.text,
+                pending_attachments=None if turn is None else turn.attachments,
                 limit=self.settings.history_limit,
                 max_chars=self.settings.history_max_chars,
                 system_prompt=self.settings.system_prompt,
@@ -208,22 +271,32 @@ class ChatService:
 
         retry_timeout = self.settings.storage_retry_timeout
         try:
-            chat, history = await retrying(
+            chat, stored = await retrying(
                 read_context, within=retry_timeout, what="reading a turn's history"
             )
         except Exception:
             await sink.notice(NO_DATABASE)
             raise
         model, routes = self._routes_of(chat)
-
+        images = {}
+        if any(route.can_see for route in routes):
+            images = await history_images(
+                stored,
+                {} if turn is None else turn.images,
+                files,
+                max_images=self.settings.vision_max_images,
+                max_bytes=self.settings.photo_max_bytes,
+            )
+        history = provider_messages(stored, images)
         async def record() -> MessageRecord:
             return await self.store.record_turn(
                 target.chat_id,
                 chat_type=target.chat_type,
                 thread_id=target.thread_id,
-                user_message=text,
+                user_message=None if turn is None else turn.text,
                 telegram_message_id=telegram_message_id,
                 model=model,
+                attachments=None if turn is None else turn.attachments,
             )
 
         if self.turns.closing:  # shutting down: no new turn
@@ -256,6 +329,11 @@ class ChatService:
             await reply.stored()  # recorded even when the turn failed or was cancelled
         if not reply.kept:
             await sink.notice(NOT_KEPT)
+        spoken = chat is not None and chat.settings.get("voice")
+        if spoken and not routes[0].is_image and result.status is ReplyStatus.COMPLETE and (
+            result.text
+        ):
+            await speak(result.text, sink, self.settings)
         return result
 
     async def _refuse(self, stored: MessageRecord, sink: ReplySink, model: str) -> TurnResult:
@@ -272,7 +350,7 @@ class ChatService:
     async def _answer_text(
         self,
         routes: list[Route],
-        history: list[dict[str, str]],
+        history: list[dict[str, Any]],
         reply: StoredReply,
         sink: ReplySink,
         stop: asyncio.Event,
@@ -321,7 +399,7 @@ class ChatService:
     async def _answer_image(
         self,
         routes: list[Route],
-        history: list[dict[str, str]],
+        history: list[dict[str, Any]],
         reply: StoredReply,
         sink: ReplySink,
         stop: asyncio.Event,
@@ -404,6 +482,44 @@ class ChatService:
         )
         await sink.notice(notice)
         return TurnResult(ReplyStatus.FAILED, text, reply.model, provider, message_ids, error)
+
+
+    # -- files and voice ---------------------------------------------------------------------
+
+    async def _transcription_failed(
+        self,
+        target: ChatTarget,
+        uploads: Sequence[Upload],
+        sink: ReplySink,
+        error: ProviderError,
+        telegram_message_id: int | None,
+    ) -> TurnResult:
+        """The speech-to-text endpoint failed: the voice is stored (as "[voice message]"),
+        the reply as failed, and the user is told."""
+        attachments = [{"kind": upload.kind, "file_id": upload.file_id} for upload in uploads]
+        chat = await self.store.get_chat(target.chat_id)
+        model = self.model_of(chat)
+        stored = await self.store.record_turn(
+            target.chat_id,
+            chat_type=target.chat_type,
+            thread_id=target.thread_id,
+            user_message="[voice message]",
+            telegram_message_id=telegram_message_id,
+            model=model,
+            attachments=attachments,
+        )
+        reason = f"transcription failed: {_user_error(error)}"
+        await self.store.update_reply(stored.id, status=ReplyStatus.FAILED, error=reason)
+        await sink.notice(f"⚠️ I couldn't understand the recording: {_user_error(error)}\n"
+                          "Send it again later, or write to me.")
+        return TurnResult(ReplyStatus.FAILED, "", model, None, [], reason)
+
+    async def set_voice(self, target: ChatTarget, on: bool | None = None) -> bool:
+        """Turn spoken replies on or off for the chat (``None``: toggle); returns the new state."""
+        chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
+        state = not chat.settings.get("voice") if on is None else on
+        await self.store.update_settings(target.chat_id, voice=True if state else None)
+        return state
 
 
 def _user_error(error: BaseException) -> str:

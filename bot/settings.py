@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from providers.audio import AudioEndpoint
 from providers.settings import ProviderSettings, split_commas
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -89,6 +90,39 @@ class Settings(ProviderSettings):
         ge=15,
         description="Seconds since the last poll after which `healthcheck` reports unhealthy.",
     )
+    # -- files the user sends (bot/telegram_files.py, bot/inputs/) ---------------------------
+    file_download_timeout: float = Field(
+        default=60.0, gt=0, le=600, description="Seconds a download from Telegram may take."
+    )
+    document_max_chars: int = Field(
+        default=10_000, ge=100, description="Characters of a document's text put in a turn."
+    )
+    photo_max_bytes: int = Field(
+        default=5_000_000, ge=10_000, description="Bytes: the largest photo size sent to a model."
+    )
+    vision_max_images: int = Field(
+        default=10, ge=1, le=50, description="Images per request: the newest turns' photos."
+    )
+    transcription_base_url: str | None = Field(
+        default=None, description="Speech-to-text endpoint (…/v1); default: OPENAI_BASE_URL."
+    )
+    transcription_api_key: SecretStr | None = Field(
+        default=None, description="Its key; default: OPENAI_API_KEY (when the URL is default)."
+    )
+    transcription_model: str = Field(
+        default="whisper-1", description="Speech-to-text model; empty: voice messages are off."
+    )
+    voice_max_seconds: int = Field(
+        default=300, ge=1, description="Seconds: the longest voice message transcribed."
+    )
+    tts_base_url: str | None = Field(
+        default=None, description="Text-to-speech endpoint (…/v1); default: OPENAI_BASE_URL."
+    )
+    tts_api_key: SecretStr | None = Field(
+        default=None, description="Its key; default: OPENAI_API_KEY (when the URL is default)."
+    )
+    tts_model: str = Field(default="tts-1", description="Text-to-speech model for /voice.")
+    tts_voice: str = Field(default="alloy", description="Text-to-speech voice for /voice.")
 
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod
@@ -113,11 +147,46 @@ class Settings(ProviderSettings):
         return level
 
     @field_validator(
-        "default_model", "system_prompt", "telegram_api_base_file_url", "heartbeat_file"
+        "default_model",
+        "system_prompt",
+        "telegram_api_base_file_url",
+        "transcription_base_url",
+        "tts_base_url",
+        "heartbeat_file",
     )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("transcription_api_key", "tts_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("transcription_model")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
+    def audio_endpoint(self, base_url: str | None, api_key: SecretStr | None) -> AudioEndpoint:
+        """An audio API: ``base_url`` or else OPENAI_BASE_URL, with ``api_key``, or else
+        OPENAI_API_KEY when the URL is OPENAI_BASE_URL (a key is never sent to another host
+        it was not given for); PROVIDER_TIMEOUT and PROXY_URL as for the providers."""
+        url = base_url or self.openai_base_url
+        key = api_key or (self.openai_api_key if url == self.openai_base_url else None)
+        return AudioEndpoint(
+            url, key.get_secret_value() if key else None, self.provider_timeout, self.proxy_url
+        )
+
+    @property
+    def transcription_endpoint(self) -> AudioEndpoint:
+        """TRANSCRIPTION_BASE_URL and TRANSCRIPTION_API_KEY, see :meth:`audio_endpoint`."""
+        return self.audio_endpoint(self.transcription_base_url, self.transcription_api_key)
+
+    @property
+    def tts_endpoint(self) -> AudioEndpoint:
+        """TTS_BASE_URL and TTS_API_KEY, see :meth:`audio_endpoint`."""
+        return self.audio_endpoint(self.tts_base_url, self.tts_api_key)
 
     @property
     def file_base_url(self) -> str:

@@ -8,6 +8,7 @@ import logging
 import mimetypes
 from collections.abc import AsyncIterable
 
+from telegram import ReplyParameters
 from telegram.error import TelegramError
 
 from bot.service import DeliveryError, SinkReply, WriteCallback
@@ -78,6 +79,24 @@ class TelegramSink:
             reply_to_message_id=self.reply_to,
             markdown=False,
         )
+
+    async def send_voice(self, audio: bytes) -> int:
+        """Send OGG/Opus ``audio`` as a voice message replying to the user's message (paced by
+        the bot's flood control like any write); returns its message id."""
+        reply = None
+        if self.reply_to:
+            reply = ReplyParameters(self.reply_to, allow_sending_without_reply=True)
+        try:
+            message = await self.streamer.bot.send_voice(
+                self.chat_id,
+                audio,
+                filename="reply.ogg",
+                message_thread_id=self.thread_id,
+                reply_parameters=reply,
+            )
+        finally:
+            self._stop_action()
+        return message.message_id
 
     async def action(self, action: str) -> None:
         """Show ``action`` (e.g. ``upload_photo``) until the next photo or notice is sent."""

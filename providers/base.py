@@ -31,7 +31,28 @@ from providers.http import map_exception
 from providers.settings import ProviderSettings
 
 Messages = list[dict[str, Any]]
-"""OpenAI-style history: ``[{"role": "system"|"user"|"assistant", "content": str}, ...]``."""
+"""OpenAI-style history: ``[{"role": "system"|"user"|"assistant", "content": str}, ...]``; for a
+model that can see, a user message's content may be a list of OpenAI content parts
+(``{"type": "text", "text": ...}``, ``{"type": "image_url", "image_url": {"url": ...}}``)."""
+
+
+def content_text(content: Any) -> str:
+    """A message's text: the string itself, or the text parts of a list of content parts joined
+    by line breaks (``""`` when there are none)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content
+                         if isinstance(part, dict) and part.get("type") == "text")
+    return ""
+
+
+def text_only(messages: Messages) -> Messages:
+    """``messages`` for a model that cannot see: a list-of-parts content becomes its text parts
+    (``"[photo]"`` when it has none); string contents are kept as they are."""
+    return [message if isinstance(message.get("content"), str)
+            else {**message, "content": content_text(message.get("content")) or "[photo]"}
+            for message in messages]
 
 
 def format_prompt(messages: Messages, add_special_tokens: bool = False) -> str:
@@ -248,12 +269,14 @@ class AsyncGeneratorProvider(BaseProvider):
 class ProviderModelMixin:
     """Model list and aliases (g4f 2024 ``ProviderModelMixin``, provider-protocols.md §6.4).
 
-    ``image_models`` are the ``models`` that yield ImageResponse instead of text."""
+    ``image_models`` are the ``models`` that yield ImageResponse instead of text;
+    ``vision_models`` those that take images in (content parts, see ``Messages``)."""
 
     default_model: str | None = None
     models: list[str] = []
     model_aliases: dict[str, str] = {}
     image_models: list[str] = []
+    vision_models: list[str] = []
 
     @classmethod
     def get_models(cls) -> list[str]:

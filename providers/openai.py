@@ -4,7 +4,8 @@ Wire format (OpenAI API reference, "Chat" and "Images"):
 - text: ``POST {OPENAI_BASE_URL}/chat/completions`` with ``{model, messages, stream}`` plus any
   of ``CHAT_PARAMETERS`` given as keyword arguments. Streaming replies are SSE
   ``chat.completion.chunk`` events ending with ``data: [DONE]``; ``stream=False`` gives one
-  ``chat.completion`` object.
+  ``chat.completion`` object. For a model in ``OPENAI_VISION_MODELS``, user messages may carry
+  content parts (``text`` and ``image_url`` with a ``data:`` URI), sent as they are.
 - images (a model in ``OPENAI_IMAGE_MODELS``): ``POST {OPENAI_BASE_URL}/images/generations``
   with ``{model, prompt: <last message's text>, n}`` plus any of ``IMAGE_PARAMETERS``; each
   ``data[]`` item carries ``b64_json`` or a ``url`` (downloaded, without the API key).
@@ -20,7 +21,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from providers.base import AsyncGeneratorProvider, ImageResponse, Messages, ProviderModelMixin
+from providers.base import (
+    AsyncGeneratorProvider, ImageResponse, Messages, ProviderModelMixin, content_text,
+)
 from providers.errors import ResponseFormatError
 from providers.http import client_session, decode_image, download_image, iter_bytes, post, read_json
 from providers.settings import DEFAULT_OPENAI_BASE_URL, ProviderSettings
@@ -52,6 +55,7 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
     supports_message_history = True
     models = _FromSettings(lambda s: [*s.openai_models, *s.openai_image_models])  # type: ignore[assignment]
     image_models = _FromSettings(lambda s: list(s.openai_image_models))  # type: ignore[assignment]
+    vision_models = _FromSettings(lambda s: list(s.openai_vision_models))  # type: ignore[assignment]
     default_model = _FromSettings(  # type: ignore[assignment]
         lambda s: (s.openai_models or s.openai_image_models or [None])[0])
 
@@ -88,7 +92,7 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
                     elif text := chat_message_text(await read_json(response)):
                         yield text
                 return
-            prompt = _text(messages[-1].get("content"))
+            prompt = content_text(messages[-1].get("content"))
             data = {"model": model, "prompt": prompt, "n": kwargs.get("n", 1),
                     **{k: v for k, v in kwargs.items() if k in IMAGE_PARAMETERS}}
             async with post(session, cls.api_url("/images/generations"), json=data,
@@ -112,12 +116,3 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
                 else:
                     raise ResponseFormatError("The image reply has neither 'b64_json' nor 'url'")
 
-
-def _text(content: Any) -> str:
-    """A message's text: the string itself, or the text parts of a list-of-parts content."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(part.get("text", "") for part in content
-                        if isinstance(part, dict) and part.get("type") == "text")
-    return ""

@@ -25,7 +25,7 @@ from typing import Any
 from providers.ai365vip import AI365VIP
 from providers.aiask import AiAsk
 from providers.aichats import AiChats
-from providers.base import AsyncGeneratorProvider, ImageResponse, Messages
+from providers.base import AsyncGeneratorProvider, ImageResponse, Messages, text_only
 from providers.chatanywhere import ChatAnywhere
 from providers.errors import (
     AllProvidersFailedError, ProviderError, ResponseFormatError, UnknownModelError,
@@ -55,6 +55,11 @@ class Route:
     def is_image(self) -> bool:
         """True when the model yields ImageResponse chunks (it is in ``image_models``)."""
         return self.model in getattr(self.provider, "image_models", [])
+
+    @property
+    def can_see(self) -> bool:
+        """True when the model takes images in (it is in ``vision_models``)."""
+        return self.model in getattr(self.provider, "vision_models", [])
 
 
 @dataclass
@@ -122,6 +127,13 @@ class ModelRegistry:
         """Every distinct model id, in registry order."""
         return list(dict.fromkeys(model for models in self.models().values() for model in models))
 
+    def vision_model_names(self) -> list[str]:
+        """Every distinct model id that takes images in, in registry order."""
+        return list(dict.fromkeys(
+            model for provider in self.providers
+            for model in getattr(provider, "vision_models", [])
+            if model in provider.get_models()))  # type: ignore[attr-defined]
+
     def _suggestions(self, key: str) -> list[str]:
         pinned = {route.name.lower(): route.name
                   for routes in self._routes.values() for route in routes}
@@ -136,12 +148,14 @@ class ModelRegistry:
         reply") moves on to the next route; when every route failed, raise
         AllProvidersFailedError(errors). An error AFTER the first chunk propagates unchanged
         (its ``.provider`` set). Records ``health`` per provider. ``kwargs`` go to every
-        provider's ``create_async_generator``."""
+        provider's ``create_async_generator``. A route that cannot see gets the messages'
+        text only (:func:`~providers.base.text_only`)."""
         errors: list[tuple[Route, ProviderError]] = []
         for route in routes:
             started = False
             try:
-                stream = route.provider.create_async_generator(route.model, messages, **kwargs)
+                sent = messages if route.can_see else text_only(messages)
+                stream = route.provider.create_async_generator(route.model, sent, **kwargs)
                 async with aclosing(stream) as chunks:  # type: ignore[type-var]
                     async for chunk in chunks:
                         if not started:

@@ -9,7 +9,9 @@ Variables (names are case-insensitive, as pydantic-settings reads them):
   ``api_origin``; the hosts are dead, see ``providers/base.py``).
 - ``OPENAI_BASE_URL`` (up to and including ``/v1``; default ``https://api.openai.com/v1``),
   ``OPENAI_API_KEY`` (secret, never logged), ``OPENAI_MODELS`` (comma-separated text model ids,
-  default ``gpt-4o-mini,gpt-4o``), ``OPENAI_IMAGE_MODELS`` (comma-separated, default ``dall-e-3``).
+  default ``gpt-4o-mini,gpt-4o``), ``OPENAI_IMAGE_MODELS`` (comma-separated, default ``dall-e-3``),
+  ``OPENAI_VISION_MODELS`` (comma-separated: the models that take images in; default
+  ``gpt-4o-mini,gpt-4o``).
 - ``PROXY_URL``: default proxy for every provider (``http://host:port``).
 - ``PROVIDER_TIMEOUT``: seconds, total per HTTP request (default 120).
 - ``IMAGE_MAX_BYTES``: the largest image download, bytes (default 10_000_000: Telegram's
@@ -53,12 +55,13 @@ class ProviderSettings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_models: Annotated[list[str], NoDecode] = ["gpt-4o-mini", "gpt-4o"]
     openai_image_models: Annotated[list[str], NoDecode] = ["dall-e-3"]
+    openai_vision_models: Annotated[list[str], NoDecode] = ["gpt-4o-mini", "gpt-4o"]
 
     proxy_url: str | None = None
     provider_timeout: float = 120.0
     image_max_bytes: int = 10_000_000
 
-    @field_validator("openai_models", "openai_image_models", mode="before")
+    @field_validator("openai_models", "openai_image_models", "openai_vision_models", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         return split_commas(value)

@@ -9,17 +9,19 @@ system prompt is the user's)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def trim_context(
-    newest_first: Iterable[tuple[str, str]],
+    newest_first: Iterable[Sequence[Any]],
     *,
     max_chars: int,
     system_prompt: str | None = None,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """OpenAI-style ``[{"role", "content"}]``, oldest first, from ``(role, content)`` pairs
-    given newest first (already limited to the wanted count).
+    given newest first (already limited to the wanted count). A third item, the message's
+    attachments (a list, or None), becomes the key ``"attachments"`` when not empty.
 
     Messages are taken from the newest back while the total content characters (the system
     prompt's included) stay within ``max_chars``; the first that does not fit ends the walk, so
@@ -28,11 +30,14 @@ def trim_context(
     ``system_prompt`` (if given and not empty) comes first.
     """
     budget = max_chars - (len(system_prompt) if system_prompt else 0)
-    kept: list[dict[str, str]] = []
-    for role, content in newest_first:
+    kept: list[dict[str, Any]] = []
+    for role, content, *rest in newest_first:
         if kept and len(content) > budget:
             break
-        kept.append({"role": role, "content": content})
+        message: dict[str, Any] = {"role": role, "content": content}
+        if rest and rest[0]:
+            message["attachments"] = rest[0]
+        kept.append(message)
         budget -= len(content)
     kept.reverse()
     kept = alternate(kept)
@@ -45,19 +50,23 @@ def trim_context(
 SEPARATOR = "\n\n"
 
 
-def alternate(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+def alternate(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``messages`` (oldest first, no system prompt) with consecutive messages of one role
-    merged into one (texts joined by :data:`SEPARATOR`) and leading assistant messages dropped,
-    so roles alternate and the first is ``user``. An empty list stays empty."""
-    merged: list[dict[str, str]] = []
+    merged into one (non-empty texts joined by :data:`SEPARATOR`, ``attachments`` joined) and
+    leading assistant messages dropped, so roles alternate and the first is ``user``. An empty
+    list stays empty."""
+    merged: list[dict[str, Any]] = []
     for message in messages:
         if not merged and message["role"] == "assistant":
             continue
-        if merged and merged[-1]["role"] == message["role"]:
-            merged[-1] = {
-                "role": message["role"],
-                "content": merged[-1]["content"] + SEPARATOR + message["content"],
-            }
-        else:
+        if not merged or merged[-1]["role"] != message["role"]:
             merged.append(dict(message))
+            continue
+        previous = merged[-1]
+        texts = [text for text in (previous["content"], message["content"]) if text]
+        combined = {**previous, "content": SEPARATOR.join(texts)}
+        attachments = [*previous.get("attachments", []), *message.get("attachments", [])]
+        if attachments:
+            combined["attachments"] = attachments
+        merged[-1] = combined
     return merged

@@ -42,6 +42,8 @@ NAMING_CONVENTION = {
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 # JSON documents: JSONB on PostgreSQL, JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
+# Optional JSON documents: Python None is SQL NULL (not the JSON value null).
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 STREAMING_ONLY = f"status = '{ReplyStatus.STREAMING.value}'"
@@ -146,6 +148,8 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Files the user sent with the message (migration 0003): [{"kind", "file_id", ...}] or NULL.
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(NullableJson)
 
 
 PENDING_ONLY = "handled_at IS NULL"

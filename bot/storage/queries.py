@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Select, insert, literal, select
+from sqlalchemy import Insert, Select, insert, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,7 @@ def message_record(message: Message, chat_id: int, thread_id: int) -> MessageRec
         status=ReplyStatus(message.status),
         error=message.error,
         created_at=message.created_at,
+        attachments=list(message.attachments or []),
     )
 
 
@@ -146,13 +147,14 @@ async def append_message(
         chat_id=chat_id,
         thread_id=thread_id,
         conversation_id=conversation_id,
-        **{**values, "status": ReplyStatus(values["status"])},
+        **{**values, "status": ReplyStatus(values["status"]),
+           "attachments": values["attachments"] or []},
     )
 
 
 def message_values(**fields: Any) -> dict[str, Any]:
     """A new message's column values: ``fields``, optional columns None, created now."""
-    optional = ("model", "provider", "image_file_id", "image_url", "error")
+    optional = ("model", "provider", "image_file_id", "image_url", "error", "attachments")
     values: dict[str, Any] = dict.fromkeys(optional)
     values.update(fields, created_at=utcnow())
     return values
@@ -160,10 +162,14 @@ def message_values(**fields: Any) -> dict[str, Any]:
 
 async def context_rows(
     session: AsyncSession, chat_id: int, thread_id: int, limit: int
-) -> list[tuple[str, str]]:
-    """(role, content) of the newest ``limit`` usable messages of the current conversation,
-    newest first: empty messages and failed replies are not usable as context."""
-    usable = (Message.content != "", Message.status != ReplyStatus.FAILED.value)
-    columns = (Message.role, Message.content)
+) -> list[tuple[str, str, list[dict[str, Any]] | None]]:
+    """(role, content, attachments) of the newest ``limit`` usable messages of the current
+    conversation, newest first: empty messages (without attachments) and failed replies are not
+    usable as context."""
+    usable = (
+        or_(Message.content != "", Message.attachments.is_not(None)),
+        Message.status != ReplyStatus.FAILED.value,
+    )
+    columns = (Message.role, Message.content, Message.attachments)
     statement = newest_in_current(chat_id, thread_id, limit, *usable, columns=columns)
-    return [(role, content) for role, content in await session.execute(statement)]
+    return [(role, content, files) for role, content, files in await session.execute(statement)]

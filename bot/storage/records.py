@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -52,7 +52,8 @@ class MessageRecord:
     ``telegram_message_ids`` lists the Telegram messages that show this message (a long reply
     spans several); ``image_file_id``/``image_url`` reference an image (Telegram ``file_id``,
     source URL); ``error`` is a short text of what failed (for ``FAILED`` replies);
-    ``created_at`` is timezone-aware UTC.
+    ``created_at`` is timezone-aware UTC; ``attachments`` lists the files the user sent with
+    the message (``{"kind": "photo"|"voice"|"document", "file_id": <Telegram file_id>, ...}``).
     """
 
     id: int
@@ -69,6 +70,7 @@ class MessageRecord:
     status: ReplyStatus
     error: str | None
     created_at: datetime
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

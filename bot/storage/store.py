@@ -45,12 +45,17 @@ from .schema import upgrade_to_head
 UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
 
 
-def _user_values(content: str, telegram_message_id: int | None) -> dict[str, Any]:
+def _user_values(
+    content: str,
+    telegram_message_id: int | None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     return message_values(
         role="user",
         content=content,
         telegram_message_ids=[] if telegram_message_id is None else [telegram_message_id],
         status=ReplyStatus.COMPLETE.value,
+        attachments=attachments or None,
     )
 
 
@@ -186,17 +191,18 @@ class Store:
         limit: int = 20,
         max_chars: int = 12000,
         system_prompt: str | None = None,
-    ) -> tuple[ChatRecord | None, list[dict[str, str]]]:
+        pending_attachments: list[dict[str, Any]] | None = None,
+    ) -> tuple[ChatRecord | None, list[dict[str, Any]]]:
         """A turn's start, read only: the chat (``None`` if not stored yet) and the provider's
         context as :meth:`context` gives it, with ``pending`` (the user's new message, not
-        stored yet) as its newest user message. Being a read, it does not wait for the
+        stored yet, with ``pending_attachments``) as its newest user message. Being a read, it does not wait for the
         database's single writer, so a burst of chats reaches the providers sooner; the turn is
         recorded with :meth:`record_turn`."""
         async with self._read() as session:
             chat = await session.get(Chat, chat_id)
             rows = await context_rows(session, chat_id, thread_id, limit)
-        if pending:
-            rows = [("user", pending), *rows[: limit - 1]]
+        if pending or pending_attachments:
+            rows = [("user", pending or "", pending_attachments), *rows[: limit - 1]]
         context = trim_context(rows, max_chars=max_chars, system_prompt=system_prompt)
         return (None if chat is None else chat_record(chat)), context
 
@@ -209,14 +215,16 @@ class Store:
         user_message: str | None = None,
         telegram_message_id: int | None = None,
         model: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> MessageRecord:
         """Record a turn's start in one unit of work: the chat (created with ``chat_type`` if
-        missing), the user's message (``None``: none, as for ``/retry``) and the empty reply
-        (status ``STREAMING``) after it, which is returned."""
+        missing), the user's message (``None``: none, as for ``/retry``; with ``attachments``,
+        the files sent with it) and the empty reply (status ``STREAMING``) after it, which is
+        returned."""
         async with self._write() as session:
             await ensure_chat(session, chat_id, chat_type)
             if user_message is not None:
-                values = _user_values(user_message, telegram_message_id)
+                values = _user_values(user_message, telegram_message_id, attachments)
                 await append_message(session, chat_id, thread_id, values)
             return await append_message(session, chat_id, thread_id, _reply_values(model))
 
@@ -313,12 +321,13 @@ class Store:
         limit: int = 20,
         max_chars: int = 12000,
         system_prompt: str | None = None,
-    ) -> list[dict[str, str]]:
+    ) -> list[dict[str, Any]]:
         """OpenAI-style [{"role","content"}] of the current conversation for the provider: at most
         `limit` messages, total content characters <= max_chars (oldest dropped first; the newest
         message is always kept even if alone over budget), the system prompt (if given) kept first
         and not counted against `limit`. Messages with empty content are skipped; failed replies are
         skipped (their text is not model output); stopped/interrupted partial replies are kept.
+        A message with files has ``"attachments"`` too (see ``MessageRecord.attachments``).
 
         The system prompt's characters count against ``max_chars``.
         """

@@ -14,7 +14,7 @@ async def test_commands_are_registered_for_the_menu(bot: RunningBot) -> None:
     calls = bot.telegram.calls_for("setMyCommands")
     assert calls and calls[-1].status == 200
     names = [c["command"] for c in calls[-1].params["commands"]]
-    assert names == ["start", "help", "model", "models", "new", "retry", "stop", "forget"]
+    assert names == ["start", "help", "model", "models", "new", "retry", "stop", "forget", "voice"]
 
 
 async def test_start_and_help_say_what_the_bot_does(bot: RunningBot) -> None:
@@ -23,7 +23,10 @@ async def test_start_and_help_say_what_the_bot_does(bot: RunningBot) -> None:
     assert "/model" in greeting.text and "/retry" in greeting.text
     bot.telegram.send_message(CHAT, "/help")
     await bot.wait_bot_text(CHAT, lambda ms: len(ms) == 2)
-    assert "/forget" in bot.telegram.bot_messages(CHAT)[-1].text
+    help_text = bot.telegram.bot_messages(CHAT)[-1].text
+    assert "/forget" in help_text and "/voice" in help_text
+    for accepted in ("voice message", "photo", "album", "document", "PDF"):  # what it takes
+        assert accepted in greeting.text and accepted in help_text
 
 
 async def test_model_without_argument_shows_a_keyboard_that_switches(bot: RunningBot) -> None:

@@ -16,6 +16,12 @@ Paths (behind ``origin``, ``http://127.0.0.1:PORT``)::
     POST /openai/v1/images/generations     OpenAI images: b64_json, or url (the default)
     GET  /openai/v1/files/<name>           the image file of a url reply (no key needed)
     GET  /openai/v1/models                 the model list
+    POST /openai/v1/audio/transcriptions   multipart file + model -> {"text": reply.text}
+                                           (recorded as "transcription": ``json`` holds the
+                                           form's fields, ``body`` the file's bytes)
+    POST /openai/v1/audio/speech           {model, input, voice, response_format} -> audio
+                                           bytes (recorded as "speech"; DEFAULT_SPEECH unless
+                                           the reply has a ``body``)
 
 A :class:`Reply` says what the next request to a provider gets: ``fake.push("aiask",
 Reply("Hi"))`` queues one; ``fake.default[provider]`` answers when the queue is empty. Streamed
@@ -58,6 +64,8 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 PROVIDERS = ("aiask", "chatanywhere", "ai365vip", "aichats", "ylokh", "openai")
+AUDIO = ("transcription", "speech")  # the OpenAI endpoint's audio API, queued on their own
+DEFAULT_SPEECH = b"OggS\x00\x02" + bytes(range(256)) * 4  # stands for an OGG/Opus file
 
 
 def make_png(width: int = 1, height: int = 1) -> bytes:
@@ -123,9 +131,9 @@ class FakeProviders:
         self.api_key = api_key  # the OpenAI fake wants "Bearer <api_key>"; None: no check
         self.origin = ""
         self.requests: list[RecordedRequest] = []
-        self.default: dict[str, Reply] = {provider: Reply() for provider in PROVIDERS}
+        self.default: dict[str, Reply] = {provider: Reply() for provider in PROVIDERS + AUDIO}
         self.files: dict[str, tuple[bytes, str]] = {}
-        self._queues: dict[str, deque[Reply]] = {provider: deque() for provider in PROVIDERS}
+        self._queues: dict[str, deque[Reply]] = {name: deque() for name in PROVIDERS + AUDIO}
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -149,6 +157,9 @@ class FakeProviders:
         add("POST", "/openai/v1/images/generations", self._provider("openai", self._images))
         add("GET", "/openai/v1/files/{name}", self._file("openai"))
         add("GET", "/openai/v1/models", self._provider("openai", self._models))
+        add("POST", "/openai/v1/audio/transcriptions",
+            self._provider("transcription", self._transcription))
+        add("POST", "/openai/v1/audio/speech", self._provider("speech", self._speech))
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -186,11 +197,14 @@ class FakeProviders:
             await asyncio.wait_for(self._closing.wait(), seconds)
 
     async def _record(self, provider: str, request: web.Request) -> RecordedRequest:
-        body = await request.read()
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
+        if request.content_type == "multipart/form-data":
+            parsed, body = await self._read_form(request)
+        else:
+            body = await request.read()
+            try:
+                parsed = json.loads(body) if body else None
+            except ValueError:
+                parsed = None
         recorded = RecordedRequest(provider, request.method, request.path,
                                    CIMultiDictProxy(CIMultiDict(request.headers)), parsed, body,
                                    time.monotonic(), request.raw_path)
@@ -206,7 +220,7 @@ class FakeProviders:
                 await self._sleep(reply.hang)
                 if self._closing.is_set():
                     return web.Response(status=503)
-            if provider == "openai" and self.api_key is not None and request.headers.get(
+            if provider in ("openai", *AUDIO) and self.api_key is not None and request.headers.get(
                     "Authorization") != f"Bearer {self.api_key}":
                 given = request.headers.get("Authorization")
                 reply = Reply(f"Incorrect API key provided: {given!r}",
@@ -264,7 +278,7 @@ class FakeProviders:
         return response
 
     def _error(self, provider: str, reply: Reply) -> tuple[list[bytes], str]:
-        if provider in ("ylokh", "openai"):
+        if provider in ("ylokh", "openai", *AUDIO):
             error = {"message": reply.text, "type": "invalid_request_error", "code": None}
             return [json.dumps({"error": error}).encode()], "application/json"
         return [reply.text.encode()], "text/plain"
@@ -326,6 +340,39 @@ class FakeProviders:
             items.append({**item, "revised_prompt": request.get("prompt", "")})
         body = {"created": int(time.time()), "data": items}
         return [json.dumps(body).encode()], "application/json"
+
+    # -- the audio API (OpenAI "Audio") and image content parts ----------------------------------
+
+    @staticmethod
+    async def _read_form(request: web.Request) -> tuple[dict[str, Any], bytes]:
+        """A multipart form: its fields (a file field as ``{"filename", "content_type",
+        "size"}``) and the bytes of its ``file`` field."""
+        fields: dict[str, Any] = {}
+        data = b""
+        for name, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                content = value.file.read()
+                fields[name] = {"filename": value.filename, "content_type": value.content_type,
+                                "size": len(content)}
+                if name == "file":
+                    data = content
+            else:
+                fields[name] = value
+        return fields, data
+
+    def _transcription(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
+        return [json.dumps({"text": reply.text}, ensure_ascii=False).encode()], "application/json"
+
+    def _speech(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
+        return [DEFAULT_SPEECH], "audio/ogg"
+
+    def chat_content_parts(self, index: int = -1) -> list[list[dict[str, Any]]]:
+        """The content parts of each user message of the ``index``-th OpenAI chat request (a
+        string content is one ``text`` part)."""
+        chats = [r for r in self.requests_for("openai") if r.path.endswith("/chat/completions")]
+        return [message["content"] if isinstance(message["content"], list)
+                else [{"type": "text", "text": message["content"]}]
+                for message in chats[index].json["messages"] if message["role"] == "user"]
 
     def _models(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
         data = [{"id": model, "object": "model", "owned_by": "fake"}

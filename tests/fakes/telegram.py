@@ -115,7 +115,7 @@ PHOTO_URL_LIMIT = 5 * 1024 * 1024  # bytes (Bot API "Sending files": 5 MB for ph
 # fmt: off
 WRITES = frozenset({
     "sendMessage", "editMessageText", "editMessageCaption", "editMessageReplyMarkup", "sendPhoto",
-    "sendDocument", "sendMessageDraft"
+    "sendDocument", "sendMessageDraft", "sendVoice"
 })
 CHAT_ACTIONS = frozenset({
     "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
@@ -595,6 +595,86 @@ class FakeTelegram:
                 "from": user, field_name: value,
             }})
         self._migrated[chat_id] = new_chat_id
+
+    # ---- files the user sends, and voice messages the bot sends (issue 11) -------------------
+
+    def send_file(
+        self,
+        chat_id: int,
+        kind: str,
+        data: bytes | None = None,
+        *,
+        caption: str | None = None,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        duration: int = 1,
+        file_size: int | None = None,
+        media_group_id: str | None = None,
+        **message: Any,
+    ) -> dict:
+        """The user sends a file: ``kind`` is "photo", "document", "voice", "audio" or
+        "video_note"; queues the ``message`` update and returns it.
+
+        ``data`` defaults to small stand-in bytes of the kind. ``file_size`` is the size
+        Telegram reports (default ``len(data)``): over 20 MB, getFile
+        answers "file is too big" as Telegram does. A photo comes in two sizes, a 90-pixel
+        thumbnail first (a square of half the shorter side, at most 90 pixels) and ``data`` last (as Telegram lists them, smallest first). Other
+        keyword arguments go to :meth:`send_message` (``user_id``, ``chat_type``, ...).
+        """
+        base = "voice" if kind in ("voice", "audio", "video_note") else kind
+        given: bytes | bool = True if data is None else data  # True: send_message's stand-in
+        update = self.send_message(chat_id, None, caption=caption, **{base: given}, **message)
+        sent = update["message"]
+        stored = self._messages[chat_id][sent["message_id"]]
+        if kind == "photo":
+            file_id = stored.photo_file_id
+            width, height = _image_size(self._files[file_id]["data"])
+            side = max(1, min(90, width // 2, height // 2))
+            thumbnail = self._register_file(tiny_png(side, side), "photos", "jpg")
+            sent["photo"] = [
+                {**self._file_dict(thumbnail), "width": side, "height": side},
+                {**self._file_dict(file_id), "width": width, "height": height},
+            ]
+        else:
+            file_id = stored.file_id
+            info: dict[str, Any] = {**self._file_dict(file_id)}
+            if kind in ("voice", "audio", "video_note"):
+                info["duration"] = duration
+            if kind == "video_note":
+                info["length"] = 240
+            else:
+                info["mime_type"] = mime_type or ("audio/ogg" if kind == "voice" else "text/plain")
+            if kind in ("document", "audio"):
+                info["file_name"] = file_name or f"file.{'txt' if kind == 'document' else 'mp3'}"
+            sent.pop(base)
+            sent[kind] = info
+        if file_size is not None:
+            self._files[file_id]["declared_size"] = file_size
+            for size in sent.get("photo") or [sent.get(kind)]:
+                if size["file_id"] == file_id:
+                    size["file_size"] = file_size
+        if media_group_id is not None:
+            sent["media_group_id"] = media_group_id
+        return update
+
+    def file_data(self, file_id: str) -> bytes:
+        """The bytes of a file the fake holds (a user's upload or the bot's)."""
+        return self._files[file_id]["data"]
+
+    async def _m_getFile(self, params: dict) -> dict:
+        """File info with ``file_path`` (download: ``/file/bot<token>/<file_path>``); files over
+        20 MB are refused (Bot API getFile: "up to 20MB")."""
+        file_id = str(params.get("file_id") or "")
+        if file_id not in self._files:
+            raise _bad(ERR_INVALID_FILE_ID)
+        size = self._files[file_id].get("declared_size", len(self._files[file_id]["data"]))
+        if size > 20 * 1024 * 1024:
+            raise _bad("Bad Request: file is too big")
+        return {**self._file_dict(file_id), "file_path": self._files[file_id]["path"]}
+
+    async def _m_sendVoice(self, params: dict) -> dict:
+        """A voice message (OGG/Opus upload, a file_id or a URL; at most 50 MB)."""
+        return await self._send_media(params, "voice", "voice", "ogg", 50 * 1024 * 1024)
 
     # ---- what the user sees ------------------------------------------------------------------
 
@@ -1343,12 +1423,6 @@ class FakeTelegram:
             }
         )
         return True
-
-    async def _m_getFile(self, params: dict) -> dict:
-        file_id = str(params.get("file_id") or "")
-        if file_id not in self._files:
-            raise _bad(ERR_INVALID_FILE_ID)
-        return {**self._file_dict(file_id), "file_path": self._files[file_id]["path"]}
 
 
 async def _serve(port: int, flood: bool) -> None:

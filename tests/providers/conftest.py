@@ -11,7 +11,8 @@ from tests.fakes.providers import FakeProviders
 
 SETTING_VARS = ("AIASK_URL", "CHATANYWHERE_URL", "AI365VIP_URL", "AICHATS_URL", "YLOKH_URL",
                 "AICHATS_COOKIE", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODELS",
-                "OPENAI_IMAGE_MODELS", "PROXY_URL", "PROVIDER_TIMEOUT", "IMAGE_MAX_BYTES")
+                "OPENAI_IMAGE_MODELS", "OPENAI_VISION_MODELS", "PROXY_URL", "PROVIDER_TIMEOUT",
+                "IMAGE_MAX_BYTES")
 
 
 @pytest.fixture(autouse=True)

@@ -117,3 +117,14 @@ def test_alternate_merges_consecutive_roles_and_starts_with_the_user() -> None:
         {"role": "user", "content": "three"},
     ]
     assert alternate([]) == []
+    with_files = [
+        {"role": "user", "content": "look", "attachments": [{"kind": "photo", "file_id": "a"}]},
+        {"role": "user", "content": "and this", "attachments": [{"kind": "photo", "file_id": "b"}]},
+    ]
+    assert alternate(with_files) == [
+        {
+            "role": "user",
+            "content": "look\n\nand this",
+            "attachments": [{"kind": "photo", "file_id": "a"}, {"kind": "photo", "file_id": "b"}],
+        }
+    ]

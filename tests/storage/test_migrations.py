@@ -56,7 +56,7 @@ async def test_upgrade_from_empty_gives_the_models_schema(empty_database_url: st
     tables, differences = await _schema(empty_database_url)
     assert tables >= TABLES
     assert differences == []
-    assert await current_revision(empty_database_url) == head_revision() == "0002"
+    assert await current_revision(empty_database_url) == head_revision() == "0003"
 
 
 @backends
@@ -99,22 +99,12 @@ async def test_upgrade_at_head_keeps_the_data(empty_database_url: str) -> None:
 async def test_inbox_migration_up_and_down_keeps_the_conversations(
     empty_database_url: str,
 ) -> None:
-    """0002 adds the inbox to a database at 0001 with data, and its downgrade removes only it."""
-    from bot.storage.migrate import upgrade
-
-    assert await upgrade(empty_database_url, "0001") == "0001"
+    """0002 adds the inbox; going below it drops only the inbox, and coming back keeps the
+    conversations written before."""
+    await upgrade_to_head(empty_database_url)
     store = Store(create_engine(empty_database_url))
     try:
-        message = await store.append_user_message(1, "written at 0001")
-    finally:
-        await store.close()
-
-    assert await upgrade(empty_database_url, "0002") == "0002"
-    tables, differences = await _schema(empty_database_url)
-    assert "inbox" in tables and differences == []
-    store = Store(create_engine(empty_database_url))
-    try:
-        assert await store.history(1) == [message]
+        message = await store.append_user_message(1, "written at head")
         assert await Inbox(store).put([InboxEntry(7, {"update_id": 7}, 1, 70)]) == [7]
     finally:
         await store.close()
@@ -122,9 +112,14 @@ async def test_inbox_migration_up_and_down_keeps_the_conversations(
     assert await downgrade(empty_database_url, "0001") == "0001"
     tables, _ = await _schema(empty_database_url)
     assert "inbox" not in tables and tables >= TABLES - {"inbox"}
+
+    await upgrade_to_head(empty_database_url)
+    tables, differences = await _schema(empty_database_url)
+    assert "inbox" in tables and differences == []
     store = Store(create_engine(empty_database_url))
     try:
-        assert await store.history(1) == [message]
+        assert [m.content for m in await store.history(1)] == [message.content]
+        assert await Inbox(store).take_pending() == []  # the inbox starts empty again
     finally:
         await store.close()
 
@@ -161,12 +156,12 @@ def _cli(
 def test_command_upgrades_the_default_database_alone(tmp_path: Path) -> None:
     upgraded = _cli("upgrade", cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "now at 0002" in upgraded.stdout
+    assert "now at 0003" in upgraded.stdout
     assert (tmp_path / "data" / "bot.db").is_file()
 
     current = _cli("current", cwd=tmp_path)
     assert current.returncode == 0, current.stderr
-    assert "at 0002; head is 0002" in current.stdout
+    assert "at 0003; head is 0003" in current.stdout
 
 
 def test_command_reads_database_url_and_downgrades(tmp_path: Path) -> None:
