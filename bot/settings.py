@@ -2,8 +2,8 @@
 
 Every setting comes from the environment or an optional ``.env`` file (``.env.example``
 documents each one). The provider settings (``OPENAI_*``, ``<PROVIDER>_URL``, ``PROXY_URL``,
-``PROVIDER_TIMEOUT``) are inherited from :class:`providers.settings.ProviderSettings`, so one
-object configures both layers.
+``PROVIDER_*_TIMEOUT``, ``PROVIDER_MAX_*_BYTES``, ``IMAGE_MAX_BYTES``) are inherited from
+:class:`providers.settings.ProviderSettings`, so one object configures both layers.
 """
 
 from __future__ import annotations
