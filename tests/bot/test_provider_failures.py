@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import Settings
 from bot.storage import MessageRecord, ReplyStatus, Store
 from tests.bot.conftest import RunningBot
-from tests.fakes.providers import Reply, crash
+from tests.fakes.provider_faults import crash
+from tests.fakes.providers import Reply
 
 CHAT = 4101
 SECRET_KEY = "sk-live-0123456789abcdef"
@@ -83,3 +85,15 @@ async def test_a_key_fragment_is_logged_not_shown_stored_or_listed(
     assert "sk-" not in shown and "cdef" not in shown and "Incorrect API key" not in shown
     assert any("Incorrect API key provided: sk-" in record.getMessage()
                for record in caplog.records)
+
+
+def test_an_old_env_file_with_provider_timeout_still_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PROVIDER_TIMEOUT (a total deadline before) is read as PROVIDER_FIRST_BYTE_TIMEOUT."""
+    for name in ("PROVIDER_TIMEOUT", "PROVIDER_FIRST_BYTE_TIMEOUT", "PROVIDER_IDLE_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text("TELEGRAM_BOT_TOKEN=123456:ABC\nPROVIDER_TIMEOUT=300\n")
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.provider_first_byte_timeout == 300.0
+    assert settings.provider_idle_timeout == 60.0  # the silence bound keeps its default

@@ -26,12 +26,11 @@ one ``chat.completion`` JSON object. An error status without ``body`` gets ``{"e
 {"message": text}}`` (Ylokh, OpenAI) or ``text`` (others). A wrong OpenAI key gets OpenAI's 401,
 which quotes part of the key.
 
-Misbehaving servers (see :class:`Reply` and the factories below): :func:`steady_stream` (a
-long, healthy stream), :func:`silent_stream` (stops sending mid-reply), :func:`endless_line` (a
-line that never ends), :func:`huge_json` (a JSON body without end), :func:`crash` (a 500 whose
-body is a stack trace), :func:`key_rejected` (OpenAI's 401 quoting a key fragment),
-``Reply(done=False)`` (a clean end without ``[DONE]``), ``Reply(close=True)`` (a clean TCP close
-in the middle of a chunked body), ``Reply(cut=True)`` (a reset connection).
+Misbehaving servers: ``Reply(done=False)`` (a clean end without ``[DONE]``),
+``Reply(close=True)`` (a clean TCP close in the middle of a chunked body), ``Reply(cut=True)``
+(a reset connection), ``stall_after``/``stall`` (silence mid-reply), ``endless`` (a line or body
+that never ends), ``content_length`` (a declared size), :func:`key_rejected` (OpenAI's 401
+quoting a key fragment); ready-made ones in ``tests.fakes.provider_faults``.
 
 Usage::
 
@@ -365,26 +364,11 @@ class FakeProviders:
         return [json.dumps({"object": "list", "data": data}).encode()], "application/json"
 
 
-# -- misbehaving servers ------------------------------------------------------------------------
-
-STACK_TRACE = (
-    "Traceback (most recent call last):\n"
-    '  File "/srv/llm-gateway/app/routes/chat.py", line 214, in completions\n'
-    "    reply = await backend.generate(request)\n"
-    '  File "/srv/llm-gateway/app/backends/vllm.py", line 88, in generate\n'
-    '    raise RuntimeError(f"backend {BACKEND_URL} refused: {exc}")\n'
-    "RuntimeError: backend http://10.0.3.7:8000 refused: connection reset by peer\n")
-"""A 500 body as a crashed Python gateway sends it: file paths and an internal address."""
-
-
-def crash() -> Reply:
-    """A 500 whose body is :data:`STACK_TRACE` (plain text, as a crashed server sends it)."""
-    return Reply(status=500, body=STACK_TRACE, content_type="text/plain")
-
+# -- OpenAI's 401 ---------------------------------------------------------------------------
 
 def masked_key(key: str) -> str:
     """A key as OpenAI's 401 quotes it: the first 3 and last 4 characters kept, the rest ``*``
-    (e.g. ``wro*ey``... for ``wrong-key``)."""
+    (``wro**-key`` for ``wrong-key``)."""
     return key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 7 else key
 
 
@@ -394,33 +378,6 @@ def key_rejected(key: str) -> Reply:
                         "key at https://platform.openai.com/account/api-keys.",
              "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
     return Reply(status=401, body=json.dumps({"error": error}), content_type="application/json")
-
-
-def steady_stream(seconds: float, every: float) -> Reply:
-    """A healthy long reply: one word every ``every`` seconds for about ``seconds`` in all.
-    Its text is ``"w1 w2 ... wN "`` (N = seconds / every)."""
-    count = max(1, round(seconds / every))
-    return Reply("".join(f"w{n} " for n in range(1, count + 1)), delay=every)
-
-
-def silent_stream(text: str, *, after: int, silence: float) -> Reply:
-    """A reply that sends ``after`` pieces of ``text`` (one piece per word, or per SSE event for
-    OpenAI-style providers), then nothing for ``silence`` seconds, then the rest."""
-    return Reply(text, stall_after=after, stall=silence)
-
-
-def endless_line(prefix: bytes = b"data: ", block: int = 65_536) -> Reply:
-    """A body that starts with ``prefix`` and then sends ``block`` bytes of ``x`` again and again,
-    never a line break, until the client goes away."""
-    return Reply(body=prefix, content_type="text/event-stream", endless=b"x" * block)
-
-
-def huge_json(block: int = 65_536, content_length: int | None = None) -> Reply:
-    """A JSON body that never ends: an image reply's ``b64_json`` string, ``block`` bytes of
-    base64 again and again until the client goes away. With ``content_length`` the body
-    declares that size (instead of chunked encoding)."""
-    return Reply(body=b'{"created": 1, "data": [{"b64_json": "', content_type="application/json",
-                 endless=b"A" * block, content_length=content_length)
 
 
 async def serve(host: str, port: int) -> None:

@@ -16,10 +16,10 @@ from providers import (
     default_registry,
 )
 from providers.errors import ResponseTooLargeError
-from tests.fakes.providers import (
-    STACK_TRACE, FakeProviders, Reply, crash, endless_line, huge_json, silent_stream,
-    steady_stream,
+from tests.fakes.provider_faults import (
+    STACK_TRACE, crash, endless_line, huge_json, silent_stream, steady_stream,
 )
+from tests.fakes.providers import FakeProviders, Reply
 from tests.providers.helpers import MESSAGES, collect
 from tests.providers.test_failures import CASES, IDS, LONG, failure
 
