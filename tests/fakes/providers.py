@@ -251,7 +251,8 @@ class FakeProviders:
             blob = b"".join(pieces)
             pieces = [blob[i:i + reply.chunk_size] for i in range(0, len(blob), reply.chunk_size)]
         if reply.cut or reply.close:
-            keep, blob = [], b"".join(pieces)
+            keep: list[bytes] = []
+            blob = b"".join(pieces)
             for piece in pieces:
                 if sum(map(len, keep)) + len(piece) > len(blob) // 2:
                     break
