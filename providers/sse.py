@@ -72,6 +72,7 @@ class LineSplitter:
         self._after_cr = False
         if not data:
             return []
+        longest = self._pending_size + len(data)  # no line can be longer than this
         parts = data.splitlines(keepends=True)
         tail = b""
         if parts[-1].endswith((b"\n", b"\r")):
@@ -85,8 +86,8 @@ class LineSplitter:
             self._pending.append(tail)
             self._pending_size += len(tail)
         lines = [line.rstrip(b"\r\n") for line in parts]
-        if self._pending_size > self.max_bytes or any(len(line) > self.max_bytes
-                                                      for line in lines):
+        if longest > self.max_bytes and (self._pending_size > self.max_bytes or any(
+                len(line) > self.max_bytes for line in lines)):
             raise too_large("line of the reply", self.max_bytes)
         return lines
 
