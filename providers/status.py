@@ -13,7 +13,7 @@ quote part of the key). Mapping (after g4f's 2024 ``raise_for_status``, provider
 - any other status >= 400 -> :class:`ResponseStatusError` with the status's category
   (:data:`STATUS_CATEGORIES`; 5xx "the provider is down (HTTP 500)"). The detail is the JSON
   body's ``error.message`` / ``error`` / ``detail`` / ``message``, the reason phrase for an
-  HTML page, else the body's first 200 characters.
+  HTML page, else the body's first 1000 characters (whitespace collapsed).
 - timeouts -> :class:`ProviderTimeoutError`; a connection refused, reset or closed before the
   end of the body (``ClientPayloadError``) -> :class:`ProviderConnectionError`
 """
@@ -132,7 +132,7 @@ def _body_detail(body: str, reason: str | None) -> str:
     return _short(text)
 
 
-def _short(text: str, limit: int = 200) -> str:
+def _short(text: str, limit: int = 1000) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
