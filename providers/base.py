@@ -9,7 +9,9 @@ Every subclass's ``create_async_generator`` is wrapped (``__init_subclass__``) s
 returns a :class:`ProviderStream`: an async generator that is also awaitable (``await``
 returns the stream itself, for the Ylokh seed's ``generator = await
 Ylokh.create_async_generator(...)``), that maps aiohttp and timeout errors to ProviderErrors
-and sets their ``.provider``.
+and sets their ``.provider``. A ``timeout=`` argument (seconds) bounds the wait for the reply
+to start (``PROVIDER_FIRST_BYTE_TIMEOUT`` by default); the silence between pieces is bounded
+by ``PROVIDER_IDLE_TIMEOUT``; there is no total deadline (``providers.limits``).
 
 The six providers here have ``working = True``: they are our fixed ports, served on loopback
 by the test fakes. The original hosts are dead (provider-protocols.md §7.13); point the
@@ -27,7 +29,8 @@ from typing import Any, Self, TypeVar
 
 from providers import settings as _settings
 from providers.errors import ModelNotSupportedError
-from providers.http import map_exception
+from providers.limits import Limits
+from providers.status import map_exception
 from providers.settings import ProviderSettings
 
 Messages = list[dict[str, Any]]
@@ -144,7 +147,7 @@ T = TypeVar("T")
 class ProviderStream(AsyncGenerator[Chunk, None]):
     """A provider's async generator, also awaitable (``await stream`` returns ``stream``).
 
-    Exceptions from aiohttp or timeouts become ProviderErrors (``providers.http.map_exception``)
+    Exceptions from aiohttp or timeouts become ProviderErrors (``providers.status.map_exception``)
     and every ProviderError gets ``.provider`` (the class name) if it had none."""
 
     def __init__(self, generator: AsyncGenerator[Chunk, None], provider: str) -> None:
@@ -261,9 +264,10 @@ class AsyncGeneratorProvider(BaseProvider):
         return proxy or cls.get_settings().proxy_url
 
     @classmethod
-    def get_timeout(cls, timeout: float | None) -> float:
-        """The explicit ``timeout`` (seconds), else ``PROVIDER_TIMEOUT``."""
-        return float(timeout) if timeout else cls.get_settings().provider_timeout
+    def get_limits(cls, timeout: float | None = None) -> Limits:
+        """The read bounds from the settings (``providers.limits``); an explicit ``timeout``
+        (seconds) replaces ``PROVIDER_FIRST_BYTE_TIMEOUT``, the wait for the reply to start."""
+        return Limits.from_settings(cls.get_settings(), float(timeout) if timeout else None)
 
 
 class ProviderModelMixin:

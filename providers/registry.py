@@ -16,6 +16,7 @@ last (raw text with a free quota that runs out, signalled only by a sentinel rep
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from providers.errors import (
 from providers.openai import OpenAI
 from providers.settings import ProviderSettings
 from providers.ylokh import Ylokh
+
+log = logging.getLogger(__name__)
 
 SEED_PROVIDERS: tuple[type[AsyncGeneratorProvider], ...] = (
     Ylokh, AI365VIP, AiChats, ChatAnywhere, AiAsk)
@@ -65,7 +68,8 @@ class Route:
 @dataclass
 class ProviderHealth:
     """The outcome of a provider's last use: ``ok`` None = never tried; ``checked_at`` (UTC)
-    when it was last tried; ``error`` the last error's message, None after a success."""
+    when it was last tried; ``error`` the last error's short message (``str(error)``, never
+    the provider's own text: it is listed to every user), None after a success."""
 
     ok: bool | None = None
     checked_at: datetime | None = None
@@ -147,7 +151,8 @@ class ModelRegistry:
         (a route that ends without any chunk counts as failed with ResponseFormatError "empty
         reply") moves on to the next route; when every route failed, raise
         AllProvidersFailedError(errors). An error AFTER the first chunk propagates unchanged
-        (its ``.provider`` set). Records ``health`` per provider. ``kwargs`` go to every
+        (its ``.provider`` set). Records ``health`` per provider and logs every failure with
+        its detail (WARNING; the detail is for the log only). ``kwargs`` go to every
         provider's ``create_async_generator``. A route that cannot see gets the messages'
         text only (:func:`~providers.base.text_only`)."""
         errors: list[tuple[Route, ProviderError]] = []
@@ -176,6 +181,8 @@ class ModelRegistry:
         raise AllProvidersFailedError(errors)
 
     def _record(self, route: Route, error: ProviderError | None) -> None:
+        if error is not None:
+            log.warning("%s failed: %s", route.name, error.log_text())
         self.health[route.provider.__name__] = ProviderHealth(
             ok=error is None, checked_at=datetime.now(UTC),
             error=None if error is None else str(error))
