@@ -49,7 +49,7 @@ async def main() -> None:
         fake.push("openai", Reply(SECOND, delta_chars=10, delay=0.1))
         fake.push("aichats", Reply(image=b"\x89PNG\r\n\x1a\n" + bytes(2000)))
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(  # type: ignore[call-arg]
+            settings = Settings(
                 _env_file=None,
                 telegram_bot_token=telegram.token,
                 telegram_api_base_url=telegram.base_url,

@@ -9,11 +9,21 @@ import pytest
 from aiohttp import web
 
 from providers.errors import (
-    CloudflareError, MissingAuthError, ProviderConnectionError, ProviderTimeoutError,
-    RateLimitError, ResponseFormatError, ResponseStatusError,
+    CloudflareError,
+    MissingAuthError,
+    ProviderConnectionError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseFormatError,
+    ResponseStatusError,
 )
 from providers.http import (
-    client_session, decode_image, download_image, error_for_status, image_mime_type, map_exception,
+    client_session,
+    decode_image,
+    download_image,
+    error_for_status,
+    image_mime_type,
+    map_exception,
 )
 from tests.fakes.providers import make_png
 

@@ -9,8 +9,15 @@ import pytest
 
 from providers.errors import ProviderError, RateLimitError, ResponseFormatError
 from providers.sse import (
-    LineSplitter, SSEDecoder, TextDecoder, chat_delta_text, chat_message_text,
-    iter_chat_deltas, iter_lines, iter_sse, iter_text,
+    LineSplitter,
+    SSEDecoder,
+    TextDecoder,
+    chat_delta_text,
+    chat_message_text,
+    iter_chat_deltas,
+    iter_lines,
+    iter_sse,
+    iter_text,
 )
 from tests.providers.helpers import TEXT
 
