@@ -24,6 +24,7 @@ end; the image stays, as the build cache of the next run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from tests.fakes.providers import FakeProviders, Reply
@@ -42,6 +44,11 @@ from tests.fakes.telegram import FakeTelegram
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "llm-bot-deploy-check"
 COMPOSE_FILES = ("compose.yaml", ".ci/compose.deploy-check.yaml")
+POSTGRES_FILE = ".ci/compose.deploy-check-postgres.yaml"
+POSTGRES_ENV = {  # the README's two lines, with the host network's address
+    "POSTGRES_PASSWORD": "DeployCheck42",
+    "DATABASE_URL": "postgresql+asyncpg://bot:${POSTGRES_PASSWORD}@127.0.0.1:55432/bot",
+}
 UID = "10001"
 CHAT = 4242
 ANSWER = "Hello from the fake provider, served on the host."
@@ -50,8 +57,9 @@ ANSWER = "Hello from the fake provider, served on the host."
 class Check:
     """Runs docker compose in the scratch copy and counts failed checks."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, postgres: bool) -> None:
         self.folder = folder
+        self.postgres = postgres
         self.failed: list[str] = []
 
     def report(self, ok: bool, what: str, detail: str = "") -> bool:
@@ -73,15 +81,20 @@ class Check:
         return text
 
     async def compose(self, *args: str, check: bool = True) -> str:
-        files = [item for name in COMPOSE_FILES for item in ("-f", name)]
-        return await self.run("docker", "compose", "-p", PROJECT, *files, *args, check=check)
+        names = [*COMPOSE_FILES, POSTGRES_FILE] if self.postgres else COMPOSE_FILES
+        options = [item for name in names for item in ("-f", name)]
+        if self.postgres:
+            options += ["--profile", "postgres"]
+        return await self.run("docker", "compose", "-p", PROJECT, *options, *args, check=check)
 
     async def container(self) -> str:
         return (await self.compose("ps", "-a", "-q", "bot")).strip()
 
     async def image(self) -> str:
         """The id of the bot's image as Compose last built it."""
-        name = (await self.compose("config", "--images", "bot")).split()[0]
+        names = (await self.compose("config", "--images", "bot")).split()
+        # The bot's image is named after the project (postgres, its dependency, may be listed).
+        (name,) = [n for n in names if n.startswith(PROJECT)]
         return await self.inspect(name, "{{.Id}}")
 
     async def inspect(self, what: str, template: str) -> str:
@@ -92,6 +105,11 @@ def seconds(duration: str) -> float:
     """A Compose duration ("15s", "1m30s", "1.5s") in seconds."""
     units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
     return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|h|m|s)", duration))
+
+
+def instant(text: str) -> datetime:
+    """Docker's RFC 3339 time with nanoseconds, to microseconds."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", text).replace("Z", "+00:00"))
 
 
 def copy_tree(destination: Path) -> None:
@@ -143,12 +161,25 @@ async def turn(
     check.report(history(messages), f"{what}: history sent to the provider", repr(contents))
 
 
+async def check_postgres_first(check: Check) -> None:
+    """The bot's container started only after PostgreSQL's first healthy check."""
+    postgres = (await check.compose("ps", "-a", "-q", "postgres")).strip()
+    log = json.loads(await check.inspect(postgres, "{{json .State.Health.Log}}")) or []
+    healthy = [instant(entry["End"]) for entry in log if entry["ExitCode"] == 0]
+    started = instant(await check.inspect(await check.container(), "{{.State.StartedAt}}"))
+    first = min(healthy, default=None)
+    check.report(first is not None and first < started, "the bot starts once PostgreSQL is healthy",
+                 f"healthy at {first}, bot started at {started}")
+
+
 async def checks(check: Check, telegram: FakeTelegram, provider: FakeProviders) -> None:
     started = time.monotonic()
     await check.compose("build", "bot")
     check.report(True, "image built", f"{time.monotonic() - started:.1f} s")
     image = await check.image()
     await check.compose("up", "-d")
+    if check.postgres:
+        await check_postgres_first(check)
     await turn(check, telegram, provider, "first message", "the bot answers")
 
     bot = await check.container()
@@ -185,6 +216,13 @@ async def checks(check: Check, telegram: FakeTelegram, provider: FakeProviders) 
     await turn(check, telegram, provider, "third message", "after `down` and `up -d`",
                lambda messages: "first message" in str(messages)
                and "second message" in str(messages))
+    if check.postgres:
+        password = POSTGRES_ENV["POSTGRES_PASSWORD"]
+        count = await check.compose("exec", "-T", "-e", f"PGPASSWORD={password}", "postgres",
+                                    "psql", "-U", "bot", "-d", "bot", "-Atc",
+                                    "SELECT count(*) FROM messages")
+        stored = int(count.strip() or 0)  # three turns: 3 user messages and 3 replies
+        check.report(stored >= 6, "the history is in PostgreSQL", f"{stored} messages")
 
     # A long reply: 120 deltas 0.25 s apart, 30 s in all.
     provider.push("openai", Reply(" ".join(f"word{i}" for i in range(120)), delay=0.25))
@@ -225,11 +263,17 @@ async def checks(check: Check, telegram: FakeTelegram, provider: FakeProviders) 
     print(f"      image size: {size / 1e6:.0f} MB ({size} bytes)")
 
 
-async def main() -> int:
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bash .ci/deploy-check", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--postgres", action="store_true",
+                        help="run the postgres profile (DATABASE_URL as the README says)")
+    args = parser.parse_args(argv)
     # The fake provider logs a traceback when the bot hangs up mid-reply (as it must on stop).
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="deploy-check-") as scratch:
-        check = Check(Path(scratch))
+        check = Check(Path(scratch), args.postgres)
         copy_tree(check.folder)
         async with FakeTelegram() as telegram, FakeProviders() as provider:
             provider.default["openai"] = Reply(ANSWER, delta_chars=10, delay=0.05)
@@ -239,6 +283,7 @@ async def main() -> int:
                 "TELEGRAM_API_BASE_URL": telegram.base_url,
                 "TELEGRAM_API_BASE_FILE_URL": telegram.base_file_url,
                 "DEFAULT_MODEL": "gpt-4o-mini",
+                **(POSTGRES_ENV if args.postgres else {}),
             }
             (check.folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
             try:
@@ -256,4 +301,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(sys.argv[1:])))
