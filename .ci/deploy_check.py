@@ -18,6 +18,11 @@ deployment on the same engine is not touched. Checks, each printed as ``ok`` or 
 - a code-only change rebuilds without reinstalling the dependencies (the layers up to the
   dependency layer are reused); prints its build time and the image size.
 
+With ``--postgres``: the same with the ``postgres`` profile and the README's ``DATABASE_URL``
+(plus ``.ci/compose.deploy-check-postgres.yaml``: the server on the host network, port 55432),
+and also that the bot started after the server's first healthy check and that the history is
+stored in PostgreSQL.
+
 Exit status 1 when a check failed. The project (containers, network, volume) is removed at the
 end; the image stays, as the build cache of the next run.
 """
