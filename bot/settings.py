@@ -45,7 +45,9 @@ class Settings(ProviderSettings):
     )
     telegram_api_base_file_url: str | None = Field(
         default=None,
-        description="Bot API file URL; default: the base URL with its last '/bot' made '/file/bot'.",
+        description=(
+            "Bot API file URL; default: the base URL with its last '/bot' made '/file/bot'."
+        ),
     )
     database_url: str = Field(default=DEFAULT_DATABASE_URL)
     default_model: str | None = Field(

@@ -16,7 +16,7 @@ CloudflareError (the original disabled this provider because of Cloudflare).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin, format_prompt
@@ -41,7 +41,7 @@ class AI365VIP(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream AI365VIP's reply: one ``str`` chunk per line, ``\\n`` included.
 
         Raises ModelNotSupportedError for an unknown model, CloudflareError for a challenge

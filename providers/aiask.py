@@ -18,7 +18,7 @@ original dropped it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin
@@ -48,7 +48,7 @@ class AiAsk(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream AiAsk's reply: non-empty ``str`` deltas.
 
         Raises RateLimitError (a RuntimeError, as the seed documents) for the sentinel reply,

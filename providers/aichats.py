@@ -25,13 +25,17 @@ The original's hard-coded session cookie is not shipped (``AICHATS_COOKIE`` supp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from yarl import URL
 
 from providers.base import (
-    AsyncGeneratorProvider, ImageResponse, Messages, ProviderModelMixin, format_prompt,
+    AsyncGeneratorProvider,
+    ImageResponse,
+    Messages,
+    ProviderModelMixin,
+    format_prompt,
 )
 from providers.errors import ResponseFormatError
 from providers.http import client_session, download_image, post
@@ -54,7 +58,7 @@ class AiChats(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str | ImageResponse]:
+    ) -> AsyncGenerator[str | ImageResponse, None]:
         """Stream the gpt-4 reply as ``str`` deltas, or yield one ImageResponse for dalle.
 
         Raises ResponseFormatError (no image URL, not an image, too large), and ProviderErrors

@@ -22,16 +22,22 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from collections.abc import Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from typing import Any, Self, TypeVar
 
 from providers import settings as _settings
 from providers.errors import ModelNotSupportedError
 from providers.limits import Limits
-from providers.status import map_exception
 from providers.settings import ProviderSettings
+from providers.status import map_exception
 
 Messages = list[dict[str, Any]]
 """OpenAI-style history: ``[{"role": "system"|"user"|"assistant", "content": str}, ...]``; for a
@@ -139,7 +145,7 @@ class ImageResponse:
 
 
 Chunk = str | ImageResponse
-AsyncResult = AsyncIterator[Chunk]
+AsyncResult = AsyncGenerator[Chunk, None]
 """What ``create_async_generator`` returns: an async iterator of text deltas or images."""
 T = TypeVar("T")
 
@@ -156,12 +162,12 @@ class ProviderStream(AsyncGenerator[Chunk, None]):
 
     def __await__(self) -> Generator[Any, None, ProviderStream]:
         return self
-        yield  # noqa: unreachable - makes this a generator function that returns at once
+        yield  # unreachable: makes this a generator function that returns at once
 
     async def asend(self, value: None) -> Chunk:
         return await self._run(self._generator.asend(value))
 
-    async def athrow(self, *args: Any) -> Chunk:  # type: ignore[override]
+    async def athrow(self, *args: Any) -> Chunk:
         return await self._run(self._generator.athrow(*args))
 
     async def aclose(self) -> None:
@@ -218,7 +224,8 @@ class AsyncGeneratorProvider(BaseProvider):
         super().__init_subclass__(**kwargs)
         method = cls.__dict__.get("create_async_generator")
         if isinstance(method, classmethod) and not hasattr(method.__func__, "__wrapped_stream__"):
-            cls.create_async_generator = classmethod(_stream_wrapper(method.__func__))  # type: ignore[method-assign]
+            cls.create_async_generator = classmethod(  # type: ignore[method-assign,assignment]
+                _stream_wrapper(method.__func__))  # the same signature, wrapped in a ProviderStream
 
     @classmethod
     def create_async_generator(cls, model: str, messages: Messages, proxy: str | None = None,

@@ -14,7 +14,7 @@ Fixed here: incremental UTF-8 decoding across chunk borders; ``Accept-Encoding``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from aiohttp.compression_utils import HAS_BROTLI
@@ -42,7 +42,7 @@ class ChatAnywhere(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, temperature: float = 0.5, **kwargs: Any,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream ChatAnywhere's reply: non-empty ``str`` deltas. ``timeout``: seconds to wait for
         the reply to start.
 

@@ -23,11 +23,15 @@ The model lists come from the settings at call time (``OPENAI_MODELS``, ``OPENAI
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from providers.base import (
-    AsyncGeneratorProvider, ImageResponse, Messages, ProviderModelMixin, content_text,
+    AsyncGeneratorProvider,
+    ImageResponse,
+    Messages,
+    ProviderModelMixin,
+    content_text,
 )
 from providers.errors import ResponseFormatError
 from providers.http import client_session, decode_image, download_image, post
@@ -58,11 +62,11 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
     url_setting = "openai_base_url"
     working = True
     supports_message_history = True
-    models = _FromSettings(lambda s: [*s.openai_models, *s.openai_image_models])  # type: ignore[assignment]
-    image_models = _FromSettings(lambda s: list(s.openai_image_models))  # type: ignore[assignment]
-    vision_models = _FromSettings(lambda s: list(s.openai_vision_models))  # type: ignore[assignment]
-    default_model = _FromSettings(  # type: ignore[assignment]
-        lambda s: (s.openai_models or s.openai_image_models or [None])[0])
+    models = _FromSettings(lambda s: [*s.openai_models, *s.openai_image_models])
+    image_models = _FromSettings(lambda s: list(s.openai_image_models))
+    vision_models = _FromSettings(lambda s: list(s.openai_vision_models))
+    default_model = _FromSettings(
+        lambda s: next(iter([*s.openai_models, *s.openai_image_models]), None))
 
     @classmethod
     def is_configured(cls) -> bool:
@@ -73,7 +77,7 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None, stream: bool = True,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str | ImageResponse]:
+    ) -> AsyncGenerator[str | ImageResponse, None]:
         """Stream ``str`` deltas (one chunk when ``stream`` is False), or yield one
         ImageResponse per generated image for an image model.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +29,10 @@ from providers.aichats import AiChats
 from providers.base import AsyncGeneratorProvider, ImageResponse, Messages, text_only
 from providers.chatanywhere import ChatAnywhere
 from providers.errors import (
-    AllProvidersFailedError, ProviderError, ResponseFormatError, UnknownModelError,
+    AllProvidersFailedError,
+    ProviderError,
+    ResponseFormatError,
+    UnknownModelError,
 )
 from providers.openai import OpenAI
 from providers.settings import ProviderSettings
@@ -146,7 +149,7 @@ class ModelRegistry:
         return [candidates[match] for match in matches]
 
     async def stream_routes(self, routes: Sequence[Route], messages: Messages, **kwargs: Any
-                            ) -> AsyncIterator[tuple[Route, str | ImageResponse]]:
+                            ) -> AsyncGenerator[tuple[Route, str | ImageResponse], None]:
         """Yield ``(route, chunk)``. A ProviderError raised by a route BEFORE its first chunk
         (a route that ends without any chunk counts as failed with ResponseFormatError "empty
         reply") moves on to the next route; when every route failed, raise
@@ -161,7 +164,7 @@ class ModelRegistry:
             try:
                 sent = messages if route.can_see else text_only(messages)
                 stream = route.provider.create_async_generator(route.model, sent, **kwargs)
-                async with aclosing(stream) as chunks:  # type: ignore[type-var]
+                async with aclosing(stream) as chunks:
                     async for chunk in chunks:
                         if not started:
                             started = True

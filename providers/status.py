@@ -27,8 +27,14 @@ from typing import Any
 import aiohttp
 
 from providers.errors import (
-    CloudflareError, MissingAuthError, ProviderConnectionError, ProviderError,
-    ProviderTimeoutError, RateLimitError, ResponseFormatError, ResponseStatusError,
+    CloudflareError,
+    MissingAuthError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseFormatError,
+    ResponseStatusError,
 )
 
 CLOUDFLARE_MARKERS = (

@@ -18,7 +18,7 @@ non-stream reply never yields None; ``get_model()`` applied (empty -> ``gpt-3.5-
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin
@@ -41,9 +41,9 @@ class Ylokh(AsyncGeneratorProvider, ProviderModelMixin):
 
     @classmethod
     async def create_async_generator(
-        cls, model: str, messages: Messages, stream: bool = True, proxy: str | None = None,
+        cls, model: str, messages: Messages, proxy: str | None = None, stream: bool = True,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream Ylokh's reply: non-empty ``str`` deltas (one chunk when ``stream`` is False).
 
         ``timeout``: seconds to wait for the reply to start. Raises ResponseFormatError for a malformed reply, the

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from bot.handlers import NOT_TEXT
 from tests.bot.conftest import RunningBot
 from tests.fakes.providers import Reply

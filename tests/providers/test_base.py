@@ -9,8 +9,19 @@ import pytest
 from pydantic import SecretStr
 
 from providers import (
-    AI365VIP, AiAsk, AsyncGeneratorProvider, ImageResponse, Messages, ModelNotSupportedError,
-    OpenAI, ProviderModelMixin, ProviderSettings, ProviderStream, Ylokh, configure, current,
+    AI365VIP,
+    AiAsk,
+    AsyncGeneratorProvider,
+    ImageResponse,
+    Messages,
+    ModelNotSupportedError,
+    OpenAI,
+    ProviderModelMixin,
+    ProviderSettings,
+    ProviderStream,
+    Ylokh,
+    configure,
+    current,
     format_prompt,
 )
 from providers.errors import ProviderError, ProviderTimeoutError

@@ -9,9 +9,19 @@ from typing import Any
 import pytest
 
 from providers import (
-    AI365VIP, AiAsk, AiChats, AsyncGeneratorProvider, ChatAnywhere, CloudflareError, OpenAI,
-    ProviderConnectionError, ProviderError, ProviderTimeoutError, RateLimitError,
-    ResponseStatusError, Ylokh,
+    AI365VIP,
+    AiAsk,
+    AiChats,
+    AsyncGeneratorProvider,
+    ChatAnywhere,
+    CloudflareError,
+    OpenAI,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseStatusError,
+    Ylokh,
 )
 from tests.fakes.providers import FakeProviders, Reply
 from tests.providers.helpers import collect

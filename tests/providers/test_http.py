@@ -10,8 +10,13 @@ import pytest
 from aiohttp import web
 
 from providers.errors import (
-    CloudflareError, MissingAuthError, ProviderConnectionError, ProviderTimeoutError,
-    RateLimitError, ResponseFormatError, ResponseStatusError,
+    CloudflareError,
+    MissingAuthError,
+    ProviderConnectionError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseFormatError,
+    ResponseStatusError,
 )
 from providers.http import client_session, decode_image, download_image, image_mime_type
 from providers.limits import Limits

@@ -7,7 +7,11 @@ import base64
 import pytest
 
 from providers import (
-    ImageResponse, MissingAuthError, ModelNotSupportedError, OpenAI, ResponseFormatError,
+    ImageResponse,
+    MissingAuthError,
+    ModelNotSupportedError,
+    OpenAI,
+    ResponseFormatError,
     ResponseStatusError,
 )
 from tests.fakes.providers import FakeProviders, Reply, make_png

@@ -7,9 +7,21 @@ from typing import Any
 import pytest
 
 from providers import (
-    AI365VIP, AiAsk, AiChats, AllProvidersFailedError, ChatAnywhere, ImageResponse,
-    ModelRegistry, OpenAI, ProviderConnectionError, ProviderSettings, RateLimitError, Route,
-    UnknownModelError, Ylokh, default_registry,
+    AI365VIP,
+    AiAsk,
+    AiChats,
+    AllProvidersFailedError,
+    ChatAnywhere,
+    ImageResponse,
+    ModelRegistry,
+    OpenAI,
+    ProviderConnectionError,
+    ProviderSettings,
+    RateLimitError,
+    Route,
+    UnknownModelError,
+    Ylokh,
+    default_registry,
 )
 from providers.aiask import RATE_LIMIT_SENTINEL
 from tests.fakes.providers import FakeProviders, Reply

@@ -8,11 +8,21 @@ from collections.abc import AsyncIterator
 import pytest
 
 from providers.errors import (
-    ProviderError, RateLimitError, ResponseFormatError, ResponseTooLargeError,
+    ProviderError,
+    RateLimitError,
+    ResponseFormatError,
+    ResponseTooLargeError,
 )
 from providers.sse import (
-    LineSplitter, SSEDecoder, TextDecoder, chat_delta_text, chat_message_text,
-    iter_chat_deltas, iter_lines, iter_sse, iter_text,
+    LineSplitter,
+    SSEDecoder,
+    TextDecoder,
+    chat_delta_text,
+    chat_message_text,
+    iter_chat_deltas,
+    iter_lines,
+    iter_sse,
+    iter_text,
 )
 from tests.providers.helpers import TEXT
 

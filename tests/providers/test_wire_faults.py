@@ -11,13 +11,28 @@ from typing import Any
 import pytest
 
 from providers import (
-    AI365VIP, AiAsk, AiChats, AsyncGeneratorProvider, ChatAnywhere, MissingAuthError, OpenAI,
-    ProviderConnectionError, ProviderError, ProviderTimeoutError, ResponseStatusError, Ylokh,
+    AI365VIP,
+    AiAsk,
+    AiChats,
+    AsyncGeneratorProvider,
+    ChatAnywhere,
+    MissingAuthError,
+    OpenAI,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    ResponseStatusError,
+    Ylokh,
     default_registry,
 )
 from providers.errors import ResponseTooLargeError
 from tests.fakes.provider_faults import (
-    STACK_TRACE, crash, endless_line, huge_json, silent_stream, steady_stream,
+    STACK_TRACE,
+    crash,
+    endless_line,
+    huge_json,
+    silent_stream,
+    steady_stream,
 )
 from tests.fakes.providers import FakeProviders, Reply
 from tests.providers.helpers import MESSAGES, collect, text_of
