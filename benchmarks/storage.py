@@ -26,7 +26,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -111,7 +111,7 @@ async def fill(url: str, chats: int, messages: int, seed: int) -> float:
             await insert_rows(connection, Conversation, conversation_rows(chats, start))
         for batch in message_rows(rng, chats, messages, start):
             async with engine.begin() as connection:
-                await connection.execute(insert(Message.__table__), batch)
+                await connection.execute(insert(Message), batch)
         async with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
                 await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -152,7 +152,7 @@ async def insert_rows(connection: AsyncConnection, model: Any, rows: list[dict[s
         )
 
 
-async def measure(calls: list[Callable[[], Awaitable[object]]]) -> list[float]:
+async def measure(calls: Sequence[Callable[[], Awaitable[object]]]) -> list[float]:
     """Milliseconds each call took, awaited one after another."""
     timings = []
     for call in calls:

@@ -111,7 +111,9 @@ async def run(
     async with FakeTelegram() as telegram, FakeProviders() as fake:
         fake.default["openai"] = Reply(text, delta_chars=delta_chars, delay=delay)
         with tempfile.TemporaryDirectory() as tmp:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OPENAI_"))}
+            env = {
+                k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OPENAI_"))
+            }
             env.update(fake.env())
             env.update(
                 PYTHONPATH=str(ROOT),
@@ -183,10 +185,10 @@ async def _converse(
         turn = Turn(chat_id, index, prompt, time.monotonic(), before)
         done.append(turn)
 
-        def reply_messages() -> list:
+        def reply_messages(turn: Turn = turn) -> list:
             return [m for m in telegram.bot_messages(chat_id) if m.message_id > turn.message_from]
 
-        def visible() -> bool:
+        def visible(turn: Turn = turn) -> bool:
             messages = reply_messages()
             if messages and turn.first_visible is None:
                 turn.first_visible = messages[0].sent_at
@@ -232,14 +234,22 @@ def table(results: list[RunResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.streaming", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--chats", type=int, help="chats at once (default: the four standard runs)")
     parser.add_argument("--turns", type=int, default=3, help="turns per chat")
     parser.add_argument("--groups", action="store_true", help="group chats instead of private ones")
     parser.add_argument("--reply-chars", type=int, default=1500, help="reply length, characters")
-    parser.add_argument("--stream-seconds", type=float, default=3.0, help="seconds the provider streams one reply")
-    parser.add_argument("--delta-chars", type=int, default=20, help="characters per streamed delta (chunk)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one reply")
+    parser.add_argument(
+        "--stream-seconds", type=float, default=3.0, help="seconds the provider streams one reply"
+    )
+    parser.add_argument(
+        "--delta-chars", type=int, default=20, help="characters per streamed delta (chunk)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for one reply"
+    )
     args = parser.parse_args(argv)
     runs = [(args.chats, args.turns, args.groups)] if args.chats else STANDARD_RUNS
     results = []

@@ -44,7 +44,7 @@ def _shown(params: dict[str, Any]) -> dict[str, Any]:
 
 def bot_settings(telegram: FakeTelegram, database_url: str) -> Settings:
     """The bot's settings for the fake Bot API server (providers: from the environment)."""
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         telegram_bot_token=telegram.token,
         telegram_api_base_url=telegram.base_url,

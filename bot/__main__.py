@@ -25,7 +25,7 @@ from bot.settings import Settings, describe_error
 def load_settings() -> Settings:
     """Read the settings, or exit with one clear line naming the bad setting."""
     try:
-        return Settings()  # type: ignore[call-arg]  # read from the environment
+        return Settings()  # read from the environment
     except ValidationError as error:
         print(describe_error(error), file=sys.stderr)
         raise SystemExit(2) from None

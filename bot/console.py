@@ -98,10 +98,12 @@ def _read_line() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bot.console", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.console", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--chat-id", type=int, default=1, help="the history to use (default 1)")
     args = parser.parse_args(argv)
-    settings = Settings(telegram_bot_token=CONSOLE_TOKEN)  # type: ignore[call-arg]
+    settings = Settings(telegram_bot_token=CONSOLE_TOKEN)
     asyncio.run(console(settings, args.chat_id))
 
 

@@ -75,7 +75,7 @@ async def race(step: Coroutine[Any, Any, Any], event: asyncio.Event) -> bool:
 class Draft:
     """One reply: the draft, what is shown, and the messages written."""
 
-    def __init__(self, streamer: "ReplyStreamer", chat_id: int, thread_id: int | None, reply_to: int | None,
+    def __init__(self, streamer: ReplyStreamer, chat_id: int, thread_id: int | None, reply_to: int | None,
                  on_write: OnWrite | None, *, markdown: bool = True) -> None:
         self.s = streamer
         self.chat_id, self.thread_id, self.reply_to, self.on_write = chat_id, thread_id, reply_to, on_write

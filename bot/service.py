@@ -523,8 +523,13 @@ class ChatService:
 
 
 def _user_error(error: BaseException) -> str:
-    """A short text safe to show a user (provider errors are written for that)."""
-    if isinstance(error, ProviderError | DeliveryError):
+    """A short text safe to show a user and to store with the failed reply: for a provider
+    error its provider's name and short category (``ProviderError.user_text``, e.g. "OpenAI:
+    the provider is down (HTTP 500)"), never what the provider's server wrote (the registry
+    logs that); for a delivery error, what Telegram refused."""
+    if isinstance(error, ProviderError):
+        return error.user_text() or type(error).__name__
+    if isinstance(error, DeliveryError):
         return str(error) or type(error).__name__
     log.error("unexpected error in a turn", exc_info=error)
     return "an unexpected error occurred"

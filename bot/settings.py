@@ -2,8 +2,8 @@
 
 Every setting comes from the environment or an optional ``.env`` file (``.env.example``
 documents each one). The provider settings (``OPENAI_*``, ``<PROVIDER>_URL``, ``PROXY_URL``,
-``PROVIDER_TIMEOUT``) are inherited from :class:`providers.settings.ProviderSettings`, so one
-object configures both layers.
+``PROVIDER_*_TIMEOUT``, ``PROVIDER_MAX_*_BYTES``, ``IMAGE_MAX_BYTES``) are inherited from
+:class:`providers.settings.ProviderSettings`, so one object configures both layers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from providers.audio import AudioEndpoint
+from providers.limits import Limits
 from providers.settings import ProviderSettings, split_commas
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -44,7 +45,9 @@ class Settings(ProviderSettings):
     )
     telegram_api_base_file_url: str | None = Field(
         default=None,
-        description="Bot API file URL; default: the base URL with its last '/bot' made '/file/bot'.",
+        description=(
+            "Bot API file URL; default: the base URL with its last '/bot' made '/file/bot'."
+        ),
     )
     database_url: str = Field(default=DEFAULT_DATABASE_URL)
     default_model: str | None = Field(
@@ -171,11 +174,14 @@ class Settings(ProviderSettings):
     def audio_endpoint(self, base_url: str | None, api_key: SecretStr | None) -> AudioEndpoint:
         """An audio API: ``base_url`` or else OPENAI_BASE_URL, with ``api_key``, or else
         OPENAI_API_KEY when the URL is OPENAI_BASE_URL (a key is never sent to another host
-        it was not given for); PROVIDER_TIMEOUT and PROXY_URL as for the providers."""
+        it was not given for); the PROVIDER_* bounds and PROXY_URL as for the providers."""
         url = base_url or self.openai_base_url
         key = api_key or (self.openai_api_key if url == self.openai_base_url else None)
         return AudioEndpoint(
-            url, key.get_secret_value() if key else None, self.provider_timeout, self.proxy_url
+            url,
+            key.get_secret_value() if key else None,
+            Limits.from_settings(self),
+            self.proxy_url,
         )
 
     @property

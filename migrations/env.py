@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -29,7 +30,7 @@ def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or database_url_from_env()
 
 
-def configure(**kwargs: object) -> None:
+def configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,

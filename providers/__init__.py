@@ -11,18 +11,36 @@ from providers.ai365vip import AI365VIP
 from providers.aiask import AiAsk
 from providers.aichats import AiChats
 from providers.base import (
-    AsyncGeneratorProvider, AsyncResult, BaseProvider, ImageResponse, Messages,
-    ProviderModelMixin, ProviderStream, format_prompt,
+    AsyncGeneratorProvider,
+    AsyncResult,
+    BaseProvider,
+    ImageResponse,
+    Messages,
+    ProviderModelMixin,
+    ProviderStream,
+    format_prompt,
 )
 from providers.chatanywhere import ChatAnywhere
 from providers.errors import (
-    AllProvidersFailedError, CloudflareError, MissingAuthError, ModelNotSupportedError,
-    ProviderConnectionError, ProviderError, ProviderTimeoutError, RateLimitError,
-    ResponseFormatError, ResponseStatusError, UnknownModelError,
+    AllProvidersFailedError,
+    CloudflareError,
+    MissingAuthError,
+    ModelNotSupportedError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseFormatError,
+    ResponseStatusError,
+    UnknownModelError,
 )
 from providers.openai import OpenAI
 from providers.registry import (
-    SEED_PROVIDERS, ModelRegistry, ProviderHealth, Route, default_registry,
+    SEED_PROVIDERS,
+    ModelRegistry,
+    ProviderHealth,
+    Route,
+    default_registry,
 )
 from providers.settings import ProviderSettings, configure, current
 from providers.ylokh import Ylokh

@@ -7,7 +7,8 @@
     echo "Hello" | python -m providers
 
 Settings come from the environment (``providers.settings``). Exit status: 0 on success, 1
-when the model is unknown or every provider failed (the error goes to stderr), 2 for bad
+when the model is unknown, every provider failed, or the reply was cut short or failed midway
+(the error goes to stderr, each provider's failure with its details as a log line), 2 for bad
 arguments (argparse).
 """
 
@@ -33,7 +34,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("-s", "--system", help="a system message to put first")
     parser.add_argument("-o", "--output", help="save a generated image to this file")
     parser.add_argument("--no-stream", action="store_true", help="ask for the whole reply at once")
-    parser.add_argument("--timeout", type=float, help="seconds per request (PROVIDER_TIMEOUT)")
+    parser.add_argument("--timeout", type=float,
+                        help="seconds to wait for the reply to start (PROVIDER_FIRST_BYTE_TIMEOUT)")
     parser.add_argument("--proxy", help="proxy URL (PROXY_URL)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="say on stderr which provider answered")
@@ -66,8 +68,7 @@ async def run(registry: ModelRegistry, args: argparse.Namespace, prompt: str) ->
         if args.verbose:
             print(f"\n[{answered}]", file=sys.stderr)
     except ProviderError as error:
-        where = f"{error.provider}: " if error.provider else ""
-        print(f"\nerror: {where}{error}", file=sys.stderr)
+        print(f"\nerror: {error.user_text()}", file=sys.stderr)
         return 1
     print()
     return 0

@@ -16,11 +16,11 @@ CloudflareError (the original disabled this provider because of Cloudflare).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin, format_prompt
-from providers.http import client_session, iter_bytes, post
+from providers.http import client_session, post
 from providers.sse import iter_lines
 
 
@@ -41,12 +41,11 @@ class AI365VIP(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream AI365VIP's reply: one ``str`` chunk per line, ``\\n`` included.
 
         Raises ModelNotSupportedError for an unknown model, CloudflareError for a challenge
-        page, and ProviderErrors for other HTTP, timeout (``timeout`` seconds, default
-        ``PROVIDER_TIMEOUT``) and connection failures."""
+        page, and ProviderErrors for other HTTP, timeout (``timeout`` seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``) and connection failures."""
         model = cls.get_model(model)
         headers = {
             "accept": "*/*",
@@ -77,8 +76,9 @@ class AI365VIP(AsyncGeneratorProvider, ProviderModelMixin):
             "prompt": "You are a helpful assistant.",
             "temperature": 1,
         }
-        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+        limits = cls.get_limits(timeout)
+        async with client_session(headers, limits) as session, post(
                 session, cls.api_url(cls.api_endpoint), json=data,
-                proxy=cls.get_proxy(proxy)) as response:
-            async for line in iter_lines(iter_bytes(response)):
+                proxy=cls.get_proxy(proxy), limits=limits) as response:
+            async for line in iter_lines(response.chunks()):
                 yield line

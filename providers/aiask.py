@@ -18,12 +18,12 @@ original dropped it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin
 from providers.errors import RateLimitError
-from providers.http import client_session, iter_bytes, post
+from providers.http import client_session, post
 from providers.sse import iter_text
 
 RATE_LIMIT_SENTINEL = "您的免费额度不够使用这个模型啦，请点击右上角登录继续使用！"
@@ -48,12 +48,12 @@ class AiAsk(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream AiAsk's reply: non-empty ``str`` deltas.
 
         Raises RateLimitError (a RuntimeError, as the seed documents) for the sentinel reply,
         ModelNotSupportedError for a model other than gpt-3.5-turbo, and the other
-        ProviderErrors for HTTP, timeout (``timeout`` seconds, default ``PROVIDER_TIMEOUT``)
+        ProviderErrors for HTTP, timeout (``timeout`` seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``)
         and connection failures."""
         cls.get_model(model)
         headers = {
@@ -70,12 +70,13 @@ class AiAsk(AsyncGeneratorProvider, ProviderModelMixin):
             "temperature": kwargs.get("temperature", 0.5),
             "title": "",
         }
-        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+        limits = cls.get_limits(timeout)
+        async with client_session(headers, limits) as session, post(
                 session, cls.api_url("/v1/chat/gpt/"), json=data,
-                proxy=cls.get_proxy(proxy)) as response:
+                proxy=cls.get_proxy(proxy), limits=limits) as response:
             held = ""  # the start of the reply while it may still be the sentinel
             checking = True
-            async for text in iter_text(iter_bytes(response)):
+            async for text in iter_text(response.chunks()):
                 if not checking:
                     yield text
                     continue

@@ -17,22 +17,28 @@ trailing whitespace is held back until more text follows it.
 Fixed here: streamed as events arrive (the original read the whole body); errors raise
 ProviderErrors (the original yielded "Error occurred: ..." as text); the image bytes and their
 real MIME type are kept (the original labelled everything ``image/png``), capped at
-``IMAGE_MAX_BYTES`` and the timeout, downloaded through the proxy too; ``get_model()`` applied.
+``IMAGE_MAX_BYTES`` and the time bounds, downloaded through the proxy too; every line and event
+is bounded (``PROVIDER_MAX_LINE_BYTES``), the JSON body too (``PROVIDER_MAX_JSON_BYTES``). The
+format has no end marker: only HTTP framing (chunked encoding, Content-Length) tells a cut reply; ``get_model()`` applied.
 The original's hard-coded session cookie is not shipped (``AICHATS_COOKIE`` supplies one).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from yarl import URL
 
 from providers.base import (
-    AsyncGeneratorProvider, ImageResponse, Messages, ProviderModelMixin, format_prompt,
+    AsyncGeneratorProvider,
+    ImageResponse,
+    Messages,
+    ProviderModelMixin,
+    format_prompt,
 )
 from providers.errors import ResponseFormatError
-from providers.http import client_session, download_image, iter_bytes, post, read_json
+from providers.http import client_session, download_image, post
 from providers.sse import iter_sse
 
 
@@ -52,11 +58,11 @@ class AiChats(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str | ImageResponse]:
+    ) -> AsyncGenerator[str | ImageResponse, None]:
         """Stream the gpt-4 reply as ``str`` deltas, or yield one ImageResponse for dalle.
 
         Raises ResponseFormatError (no image URL, not an image, too large), and ProviderErrors
-        for HTTP, timeout (``timeout`` seconds, default ``PROVIDER_TIMEOUT``) and connection
+        for HTTP, timeout (``timeout`` seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``) and connection
         failures."""
         image = cls.get_model(model) == "dalle"
         headers = {
@@ -81,24 +87,25 @@ class AiChats(AsyncGeneratorProvider, ProviderModelMixin):
         prompt = messages[-1]["content"] if image else format_prompt(messages)
         data = {"type": "image" if image else "chat",
                 "messagesHistory": [{"from": "you", "content": prompt}]}
-        timeout, proxy = cls.get_timeout(timeout), cls.get_proxy(proxy)
-        async with client_session(headers, timeout) as session:
+        limits, proxy = cls.get_limits(timeout), cls.get_proxy(proxy)
+        async with client_session(headers, limits) as session:
             async with post(session, cls.api_url("/chat/send2/"), json=data, proxy=proxy,
+                            limits=limits,
                             headers={"cookie": cookie.get_secret_value()} if cookie else None,
                             ) as response:
                 if not image:
-                    async for text in _stripped(iter_sse(iter_bytes(response))):
+                    events = iter_sse(response.chunks(), limits.max_line_bytes)
+                    async for text in _stripped(events):
                         yield text
                     return
-                reply = await read_json(response)
+                reply = await response.json()
                 items = reply.get("data") if isinstance(reply, dict) else None
                 first = items[0] if isinstance(items, list) and items else None
                 image_url = first.get("url") if isinstance(first, dict) else None
                 if not isinstance(image_url, str) or not image_url:
                     raise ResponseFormatError("AiChats returned no image URL")
                 image_url = str(response.url.join(URL(image_url)))
-            body, mime = await download_image(session, image_url, proxy=proxy, timeout=timeout,
-                                              max_bytes=settings.image_max_bytes)
+            body, mime = await download_image(session, image_url, proxy=proxy, limits=limits)
         yield ImageResponse([image_url], prompt, data=body, mime_type=mime)
 
 

@@ -9,10 +9,11 @@ faster-whisper-server, LocalAI and whisper.cpp's server:
   the body is the audio (``response_format: "opus"`` gives OGG/Opus, what Telegram's
   ``sendVoice`` plays). ``input`` holds at most :data:`SPEECH_MAX_CHARS` characters.
 
-``Authorization: Bearer <key>`` is sent only when a key is given. Errors are the provider
-errors of :mod:`providers.http` (401 MissingAuthError, 429 RateLimitError, other statuses
-ResponseStatusError, timeouts ProviderTimeoutError, connection failures
-ProviderConnectionError), each safe to show a user.
+``Authorization: Bearer <key>`` is sent only when a key is given. Reads are held to the
+providers' :class:`~providers.limits.Limits` (connect, first byte, silence; JSON body size).
+Errors are the provider errors of :mod:`providers.status` (401 MissingAuthError, 429
+RateLimitError, other statuses ResponseStatusError, timeouts ProviderTimeoutError, connection
+failures ProviderConnectionError), each safe to show a user.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 import aiohttp
 
 from providers.errors import ProviderConnectionError, ProviderError, ResponseFormatError
-from providers.http import client_session, map_exception, raise_for_status, read_json
+from providers.http import client_session, request
+from providers.limits import Limits
+from providers.status import map_exception
 
 SPEECH_MAX_CHARS = 4096
 """Characters: the longest ``input`` of ``/audio/speech`` (OpenAI API reference)."""
@@ -33,11 +36,11 @@ SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s")
 @dataclass(frozen=True)
 class AudioEndpoint:
     """An OpenAI-compatible audio API: ``base_url`` up to and including ``/v1``, its key
-    (None: none sent), ``timeout`` seconds per request in all, an optional ``proxy`` URL."""
+    (None: none sent), the ``limits`` its reads are held to, an optional ``proxy`` URL."""
 
     base_url: str
     api_key: str | None
-    timeout: float
+    limits: Limits
     proxy: str | None = None
 
     def url(self, path: str) -> str:
@@ -57,10 +60,10 @@ async def transcribe(endpoint: AudioEndpoint, audio: bytes, *, file_name: str,
     form.add_field("file", audio, filename=file_name, content_type=mime_type)
     form.add_field("model", model)
     try:
-        async with client_session(endpoint.headers, endpoint.timeout) as session, session.post(
-                endpoint.url("/audio/transcriptions"), data=form, proxy=endpoint.proxy) as response:
-            await raise_for_status(response)
-            reply = await read_json(response)
+        async with client_session(endpoint.headers, endpoint.limits) as session, request(
+                session, "POST", endpoint.url("/audio/transcriptions"), data=form,
+                proxy=endpoint.proxy, limits=endpoint.limits) as response:
+            reply = await response.json()
     except (aiohttp.ClientError, TimeoutError) as error:
         raise _mapped(error) from error
     text = reply.get("text") if isinstance(reply, dict) else None
@@ -73,23 +76,19 @@ async def speech(endpoint: AudioEndpoint, text: str, *, model: str, voice: str,
                  max_bytes: int) -> bytes:
     """OGG/Opus audio of ``text`` (cut with :func:`speech_input` first), at most ``max_bytes``
     bytes. Raises a ProviderError (see the module docstring); an empty or too large body is
-    ResponseFormatError."""
+    ResponseFormatError (ResponseTooLargeError past ``max_bytes``)."""
     payload = {"model": model, "input": speech_input(text), "voice": voice,
                "response_format": "opus"}
     try:
-        async with client_session(endpoint.headers, endpoint.timeout) as session, session.post(
-                endpoint.url("/audio/speech"), json=payload, proxy=endpoint.proxy) as response:
-            await raise_for_status(response)
-            data = bytearray()
-            async for piece in response.content.iter_chunked(65_536):
-                data += piece
-                if len(data) > max_bytes:
-                    raise ResponseFormatError(f"The speech is larger than {max_bytes} bytes")
+        async with client_session(endpoint.headers, endpoint.limits) as session, request(
+                session, "POST", endpoint.url("/audio/speech"), json=payload,
+                proxy=endpoint.proxy, limits=endpoint.limits) as response:
+            data = await response.read(max_bytes, "speech")
     except (aiohttp.ClientError, TimeoutError) as error:
         raise _mapped(error) from error
     if not data:
         raise ResponseFormatError("The speech reply is empty")
-    return bytes(data)
+    return data
 
 
 def speech_input(text: str, limit: int = SPEECH_MAX_CHARS) -> str:

@@ -9,7 +9,9 @@ Every subclass's ``create_async_generator`` is wrapped (``__init_subclass__``) s
 returns a :class:`ProviderStream`: an async generator that is also awaitable (``await``
 returns the stream itself, for the Ylokh seed's ``generator = await
 Ylokh.create_async_generator(...)``), that maps aiohttp and timeout errors to ProviderErrors
-and sets their ``.provider``.
+and sets their ``.provider``. A ``timeout=`` argument (seconds) bounds the wait for the reply
+to start (``PROVIDER_FIRST_BYTE_TIMEOUT`` by default); the silence between pieces is bounded
+by ``PROVIDER_IDLE_TIMEOUT``; there is no total deadline (``providers.limits``).
 
 The six providers here have ``working = True``: they are our fixed ports, served on loopback
 by the test fakes. The original hosts are dead (provider-protocols.md §7.13); point the
@@ -20,15 +22,22 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from collections.abc import Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from typing import Any, Self, TypeVar
 
 from providers import settings as _settings
 from providers.errors import ModelNotSupportedError
-from providers.http import map_exception
+from providers.limits import Limits
 from providers.settings import ProviderSettings
+from providers.status import map_exception
 
 Messages = list[dict[str, Any]]
 """OpenAI-style history: ``[{"role": "system"|"user"|"assistant", "content": str}, ...]``; for a
@@ -136,7 +145,7 @@ class ImageResponse:
 
 
 Chunk = str | ImageResponse
-AsyncResult = AsyncIterator[Chunk]
+AsyncResult = AsyncGenerator[Chunk, None]
 """What ``create_async_generator`` returns: an async iterator of text deltas or images."""
 T = TypeVar("T")
 
@@ -144,7 +153,7 @@ T = TypeVar("T")
 class ProviderStream(AsyncGenerator[Chunk, None]):
     """A provider's async generator, also awaitable (``await stream`` returns ``stream``).
 
-    Exceptions from aiohttp or timeouts become ProviderErrors (``providers.http.map_exception``)
+    Exceptions from aiohttp or timeouts become ProviderErrors (``providers.status.map_exception``)
     and every ProviderError gets ``.provider`` (the class name) if it had none."""
 
     def __init__(self, generator: AsyncGenerator[Chunk, None], provider: str) -> None:
@@ -153,12 +162,12 @@ class ProviderStream(AsyncGenerator[Chunk, None]):
 
     def __await__(self) -> Generator[Any, None, ProviderStream]:
         return self
-        yield  # noqa: unreachable - makes this a generator function that returns at once
+        yield  # unreachable: makes this a generator function that returns at once
 
     async def asend(self, value: None) -> Chunk:
         return await self._run(self._generator.asend(value))
 
-    async def athrow(self, *args: Any) -> Chunk:  # type: ignore[override]
+    async def athrow(self, *args: Any) -> Chunk:
         return await self._run(self._generator.athrow(*args))
 
     async def aclose(self) -> None:
@@ -215,7 +224,8 @@ class AsyncGeneratorProvider(BaseProvider):
         super().__init_subclass__(**kwargs)
         method = cls.__dict__.get("create_async_generator")
         if isinstance(method, classmethod) and not hasattr(method.__func__, "__wrapped_stream__"):
-            cls.create_async_generator = classmethod(_stream_wrapper(method.__func__))  # type: ignore[method-assign]
+            cls.create_async_generator = classmethod(  # type: ignore[method-assign,assignment]
+                _stream_wrapper(method.__func__))  # the same signature, wrapped in a ProviderStream
 
     @classmethod
     def create_async_generator(cls, model: str, messages: Messages, proxy: str | None = None,
@@ -261,9 +271,10 @@ class AsyncGeneratorProvider(BaseProvider):
         return proxy or cls.get_settings().proxy_url
 
     @classmethod
-    def get_timeout(cls, timeout: float | None) -> float:
-        """The explicit ``timeout`` (seconds), else ``PROVIDER_TIMEOUT``."""
-        return float(timeout) if timeout else cls.get_settings().provider_timeout
+    def get_limits(cls, timeout: float | None = None) -> Limits:
+        """The read bounds from the settings (``providers.limits``); an explicit ``timeout``
+        (seconds) replaces ``PROVIDER_FIRST_BYTE_TIMEOUT``, the wait for the reply to start."""
+        return Limits.from_settings(cls.get_settings(), float(timeout) if timeout else None)
 
 
 class ProviderModelMixin:

@@ -5,7 +5,8 @@ original's browser headers (Firefox 119 User-Agent, ``Referer``/``Origin`` of th
 site, an empty ``Authorization``) and the JSON body ``{list: <messages as-is>, id: <fixed
 conversation id>, title: <last message's content>, prompt: "", temperature: 0.5,
 models: "61490748", continuous: true}``. The reply body is plain UTF-8 text; its end ends
-the reply. Timeout: ``PROVIDER_TIMEOUT`` (default 120 s, the original's value).
+the reply (there is no end marker: only HTTP framing tells a cut reply). The original's 120 s
+total timeout is now the wait for the reply to start (``PROVIDER_FIRST_BYTE_TIMEOUT``).
 
 Fixed here: incremental UTF-8 decoding across chunk borders; ``Accept-Encoding`` advertises
 ``br`` only when aiohttp can decode Brotli (the original always did, and failed without it).
@@ -13,13 +14,13 @@ Fixed here: incremental UTF-8 decoding across chunk borders; ``Accept-Encoding``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from aiohttp.compression_utils import HAS_BROTLI
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin
-from providers.http import client_session, iter_bytes, post
+from providers.http import client_session, post
 from providers.sse import iter_text
 
 
@@ -41,8 +42,9 @@ class ChatAnywhere(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None,
         timeout: float | None = None, temperature: float = 0.5, **kwargs: Any,
-    ) -> AsyncIterator[str]:
-        """Stream ChatAnywhere's reply: non-empty ``str`` deltas. ``timeout``: seconds, total.
+    ) -> AsyncGenerator[str, None]:
+        """Stream ChatAnywhere's reply: non-empty ``str`` deltas. ``timeout``: seconds to wait for
+        the reply to start.
 
         Raises ModelNotSupportedError for a model other than gpt-3.5-turbo, and ProviderErrors
         for HTTP, timeout and connection failures."""
@@ -72,8 +74,9 @@ class ChatAnywhere(AsyncGeneratorProvider, ProviderModelMixin):
             "models": "61490748",
             "continuous": True,
         }
-        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+        limits = cls.get_limits(timeout)
+        async with client_session(headers, limits) as session, post(
                 session, cls.api_url("/v1/chat/gpt/"), json=data,
-                proxy=cls.get_proxy(proxy)) as response:
-            async for text in iter_text(iter_bytes(response)):
+                proxy=cls.get_proxy(proxy), limits=limits) as response:
+            async for text in iter_text(response.chunks()):
                 yield text

@@ -1,8 +1,11 @@
 """The one exception hierarchy of the provider library.
 
 Every provider failure is a :class:`ProviderError`; aiohttp's exceptions never escape a
-provider (``providers.http.map_exception`` translates them). Each message is short, plain
-and safe to show a user: it never contains an API key, a proxy URL or a whole HTML page.
+provider (``providers.http.map_exception`` translates them). Each message is a short category,
+plain and safe to show a user (e.g. "the provider rejected the key (HTTP 401)"): it never holds
+what the provider's server wrote. That text (an error body's message, a stack trace, a key
+fragment, an excerpt of a malformed reply) is the error's ``detail``, for the log only
+(:meth:`ProviderError.log_text`; ``providers.registry`` logs every failure with it).
 
 ``ProviderError`` derives from ``RuntimeError`` to keep the seeds' documented contract
 (AiAsk raises ``RuntimeError("Rate limit reached")``; seed 000, "Raises: RuntimeError").
@@ -18,16 +21,29 @@ if TYPE_CHECKING:  # pragma: no cover - import only for type hints (avoids a cyc
 
 
 class ProviderError(RuntimeError):
-    """A provider failed. ``provider`` is the provider's class name (e.g. ``"AiAsk"``) or None
-    when not known yet; the generator wrapper in ``providers.base`` fills it in."""
+    """A provider failed. ``message`` is the short category safe to show a user; ``provider``
+    is the provider's class name (e.g. ``"AiAsk"``) or None when not known yet (the generator
+    wrapper in ``providers.base`` fills it in); ``detail`` is what the provider's server said,
+    for the log only (it may hold file paths or key fragments), or None."""
 
-    def __init__(self, message: str, *, provider: str | None = None) -> None:
+    def __init__(self, message: str, *, provider: str | None = None,
+                 detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
+        self.detail = detail
 
     def __str__(self) -> str:
         return self.message
+
+    def user_text(self) -> str:
+        """``"<provider>: <message>"`` (just the message when the provider is not known): what
+        a user is shown and what is stored with a failed reply."""
+        return f"{self.provider}: {self.message}" if self.provider else self.message
+
+    def log_text(self) -> str:
+        """:meth:`user_text` plus the ``detail`` (for the log only)."""
+        return f"{self.user_text()} [{self.detail}]" if self.detail else self.user_text()
 
 
 class RateLimitError(ProviderError):
@@ -37,8 +53,9 @@ class RateLimitError(ProviderError):
     ``status`` is the HTTP status, or None for a sentinel found in a 200 body."""
 
     def __init__(self, message: str = "Rate limit reached", *, status: int | None = None,
-                 retry_after: float | None = None, provider: str | None = None) -> None:
-        super().__init__(message, provider=provider)
+                 retry_after: float | None = None, provider: str | None = None,
+                 detail: str | None = None) -> None:
+        super().__init__(message, provider=provider, detail=detail)
         self.status = status
         self.retry_after = retry_after
 
@@ -61,8 +78,9 @@ class ModelNotSupportedError(ProviderError):
 class ResponseStatusError(ProviderError):
     """The provider answered with an HTTP error status (``status`` >= 400)."""
 
-    def __init__(self, message: str, status: int, *, provider: str | None = None) -> None:
-        super().__init__(message, provider=provider)
+    def __init__(self, message: str, status: int, *, provider: str | None = None,
+                 detail: str | None = None) -> None:
+        super().__init__(message, provider=provider, detail=detail)
         self.status = status
 
 
@@ -72,15 +90,24 @@ class CloudflareError(ResponseStatusError):
 
 class ResponseFormatError(ProviderError):
     """The reply did not have the provider's wire format: malformed JSON or SSE, a missing
-    field, an empty reply, an image that is not an image or is larger than allowed."""
+    field, an empty reply, an image that is not an image."""
+
+
+class ResponseTooLargeError(ResponseFormatError):
+    """A part of the reply is larger than its byte bound: a line or SSE event
+    (``PROVIDER_MAX_LINE_BYTES``), a JSON body (``PROVIDER_MAX_JSON_BYTES``) or an image
+    (``IMAGE_MAX_BYTES``). Reading stops at the bound."""
 
 
 class ProviderTimeoutError(ProviderError):
-    """The request did not complete within its time limit (seconds, ``PROVIDER_TIMEOUT``)."""
+    """The provider was silent too long (seconds): no connection within
+    ``PROVIDER_CONNECT_TIMEOUT``, no first byte within ``PROVIDER_FIRST_BYTE_TIMEOUT`` of the
+    request, or no byte within ``PROVIDER_IDLE_TIMEOUT`` of the previous one."""
 
 
 class ProviderConnectionError(ProviderError):
-    """The connection failed or was closed before the reply was complete."""
+    """The connection failed, or the reply ended before it was complete: the connection was
+    reset, or closed without the wire format's end marker (OpenAI's ``data: [DONE]``)."""
 
 
 class UnknownModelError(ProviderError):
@@ -100,13 +127,17 @@ class UnknownModelError(ProviderError):
 class AllProvidersFailedError(ProviderError):
     """Every route tried for a model failed before yielding anything.
 
-    ``errors`` holds ``(route, error)`` pairs in the order the routes were tried."""
+    ``errors`` holds ``(route, error)`` pairs in the order the routes were tried. The message
+    names each provider with its error's short message: ``"OpenAI: the provider is down (HTTP
+    503)"`` for one route, ``"All providers failed: Ylokh: ...; AiAsk: ..."`` for several."""
 
     def __init__(self, errors: Sequence[tuple[Route, ProviderError]]) -> None:
         self.errors = list(errors)
-        if self.errors:
-            details = "; ".join(f"{route.name}: {error}" for route, error in self.errors)
-            message = f"All providers failed: {details}"
+        parts = [f"{route.provider.__name__}: {error}" for route, error in self.errors]
+        if len(parts) == 1:
+            message = parts[0]
+        elif parts:
+            message = f"All providers failed: {'; '.join(parts)}"
         else:
             message = "No provider to try"
         super().__init__(message)
@@ -123,5 +154,6 @@ __all__ = [
     "RateLimitError",
     "ResponseFormatError",
     "ResponseStatusError",
+    "ResponseTooLargeError",
     "UnknownModelError",
 ]

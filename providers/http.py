@@ -1,174 +1,152 @@
-"""HTTP plumbing shared by every provider (aiohttp): sessions with a total timeout, proxies,
-HTTP status and exception -> typed error mapping, JSON parsing, capped image downloads.
+"""HTTP plumbing shared by every provider (aiohttp): sessions, requests whose reading is held
+to :class:`~providers.limits.Limits` (time and bytes), proxies, capped image downloads.
 
-Error mapping (after g4f's 2024 ``raise_for_status``, provider-protocols.md §6.7, adapted):
+A request's status >= 400 raises the typed error of ``providers.status.error_for_status``;
+aiohttp's exceptions become ProviderErrors in ``providers.base.ProviderStream``
+(``providers.status.map_exception``).
 
-- 429 or 402 -> :class:`RateLimitError` (``retry_after`` from a numeric ``Retry-After`` header)
-- 401 -> :class:`MissingAuthError`
-- 403 or 503 with a Cloudflare challenge marker in the body -> :class:`CloudflareError`
-- any other status >= 400 -> :class:`ResponseStatusError` ("HTTP 500: <detail>"), where the
-  detail is the JSON body's ``error.message`` / ``error`` / ``detail`` / ``message``, the
-  reason phrase for an HTML page, else the body's first 200 characters
-- timeouts -> :class:`ProviderTimeoutError`; a connection refused, reset or closed before the
-  end of the body (``ClientPayloadError``) -> :class:`ProviderConnectionError`
+Time: the connection must open within ``connect_timeout`` (aiohttp), the body's first byte
+arrive within ``first_byte_timeout`` of sending the request, and each later piece within
+``idle_timeout`` of the previous one (``asyncio.timeout_at`` around each read, never around
+a ``yield``, so a slow consumer is not counted as a silent provider). There is no total
+deadline. Size: see :meth:`ProviderResponse.read` and ``providers.sse``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-import json
-import re
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
-from providers.errors import (
-    CloudflareError, MissingAuthError, ProviderConnectionError, ProviderError,
-    ProviderTimeoutError, RateLimitError, ResponseFormatError, ResponseStatusError,
-)
+from providers.errors import ResponseFormatError
+from providers.limits import Limits, too_large
+from providers.status import error_for_status, parse_json
 
-CLOUDFLARE_MARKERS = (
-    '<div id="cf-please-wait">', "<title>Just a moment...</title>", "cf-browser-verification",
-    "challenges.cloudflare.com", "cf_chl_opt", "<title>Attention Required! | Cloudflare</title>",
-)
-"""Substrings of Cloudflare challenge pages (the first two are g4f's 2024 markers)."""
 ERROR_BODY_BYTES = 65_536
 """How much of an error body is read to find its message (bytes)."""
-RATE_LIMIT_CODES = {"rate_limit_exceeded", "rate_limit_error", "insufficient_quota"}
+
+__all__ = ["ProviderResponse", "client_session", "decode_image", "download_image",
+           "image_mime_type", "post", "request"]
 
 
-def client_session(headers: Mapping[str, str] | None, timeout: float) -> aiohttp.ClientSession:
-    """A session sending ``headers`` with every request and failing a request that takes longer
-    than ``timeout`` seconds in total. Environment proxies are not used: ``proxy=`` is explicit."""
-    return aiohttp.ClientSession(headers=dict(headers or {}),
-                                 timeout=aiohttp.ClientTimeout(total=timeout))
+def client_session(headers: Mapping[str, str] | None, limits: Limits) -> aiohttp.ClientSession:
+    """A session sending ``headers`` with every request, opening connections within
+    ``limits.connect_timeout`` seconds and with no total or per-read deadline of its own (the
+    reads are timed by :class:`ProviderResponse`). Environment proxies are not used:
+    ``proxy=`` is explicit."""
+    return aiohttp.ClientSession(
+        headers=dict(headers or {}),
+        timeout=aiohttp.ClientTimeout(total=None, connect=limits.connect_timeout))
+
+
+class ProviderResponse:
+    """A provider's HTTP response, read within its :class:`Limits`.
+
+    ``raw`` is the aiohttp response (status, headers); read the body only through
+    :meth:`chunks`, :meth:`read` or :meth:`json`."""
+
+    def __init__(self, raw: aiohttp.ClientResponse, limits: Limits,
+                 first_byte_deadline: float) -> None:
+        self.raw = raw
+        self.limits = limits
+        self._first_byte_deadline: float | None = first_byte_deadline  # None once started
+
+    @property
+    def url(self) -> URL:
+        """The URL that answered (after redirects)."""
+        return self.raw.url
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as byte chunks exactly as they arrive. Raises ProviderTimeoutError when
+        the first byte or the next piece is late (see the module docstring)."""
+        while chunk := await self._read_some():
+            yield chunk
+
+    async def read(self, max_bytes: int, what: str, *, truncate: bool = False) -> bytes:
+        """The whole body, at most ``max_bytes`` bytes (a Content-Length over it is refused
+        before reading). Past the bound: the first ``max_bytes`` bytes with ``truncate``, else
+        ResponseTooLargeError naming ``what`` (e.g. ``"image"``)."""
+        length = self.raw.content_length
+        if not truncate and length is not None and length > max_bytes:
+            raise too_large(what, max_bytes)
+        body = bytearray()
+        while chunk := await self._read_some():
+            body += chunk
+            if len(body) > max_bytes:
+                if truncate:
+                    return bytes(body[:max_bytes])
+                raise too_large(what, max_bytes)
+        return bytes(body)
+
+    async def json(self, max_bytes: int | None = None) -> Any:
+        """The body parsed as JSON whatever its Content-Type, at most ``max_bytes`` bytes
+        (default ``limits.max_json_bytes``). Raises ResponseTooLargeError past the bound,
+        ResponseFormatError when malformed."""
+        bound = max_bytes or self.limits.max_json_bytes
+        return parse_json(await self.read(bound, "reply's JSON body"))
+
+    async def raise_for_status(self) -> None:
+        """Raise the mapped ProviderError when the status is >= 400 (``providers.status``);
+        the first ``ERROR_BODY_BYTES`` of the body become its detail."""
+        if self.raw.status < 400:
+            return
+        body = await self.read(ERROR_BODY_BYTES, "error body", truncate=True)
+        raise error_for_status(self.raw.status, body.decode("utf-8", "replace"),
+                               retry_after=self.raw.headers.get("Retry-After"),
+                               reason=self.raw.reason)
+
+    async def _read_some(self) -> bytes:
+        """The next piece of the body (``b""`` at its end), within the time bounds."""
+        first = self._first_byte_deadline
+        deadline = first if first is not None else (
+            asyncio.get_running_loop().time() + self.limits.idle_timeout)
+        try:
+            async with asyncio.timeout_at(deadline):
+                chunk = await self.raw.content.readany()
+        except TimeoutError as exc:
+            raise (self.limits.first_byte_error() if first is not None
+                   else self.limits.idle_error()) from exc
+        self._first_byte_deadline = None
+        return chunk
 
 
 @asynccontextmanager
-async def post(session: aiohttp.ClientSession, url: str, *, json: Any, proxy: str | None,
-               headers: Mapping[str, str] | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
-    """POST ``json`` and yield the response once its status is known to be < 400.
+async def request(session: aiohttp.ClientSession, method: str, url: str, *, limits: Limits,
+                  proxy: str | None, json: Any = None, data: Any = None,
+                  headers: Mapping[str, str] | None = None) -> AsyncIterator[ProviderResponse]:
+    """Send a request (a ``json`` body, or ``data`` such as an ``aiohttp.FormData``) and yield
+    its response once its status is known to be < 400.
 
-    Raises the mapped ProviderError for an error status (see the module docstring)."""
-    async with session.post(url, json=json, proxy=proxy, headers=headers) as response:
-        await raise_for_status(response)
+    The status line, headers and first body byte must arrive within
+    ``limits.first_byte_timeout`` seconds (else ProviderTimeoutError). Raises the mapped
+    ProviderError for an error status (``providers.status``)."""
+    deadline = asyncio.get_running_loop().time() + limits.first_byte_timeout
+    timer = asyncio.timeout_at(deadline)
+    try:
+        async with timer:
+            raw = await session.request(method, url, json=json, data=data, proxy=proxy,
+                                         headers=headers)
+    except TimeoutError as exc:
+        if timer.expired():
+            raise limits.first_byte_error() from exc
+        raise
+    async with raw:
+        response = ProviderResponse(raw, limits, deadline)
+        await response.raise_for_status()
         yield response
 
 
-async def iter_bytes(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """The body as byte chunks exactly as they arrive (aiohttp ``iter_any()``)."""
-    async for chunk in response.content.iter_any():
-        yield chunk
-
-
-async def read_json(response: aiohttp.ClientResponse) -> Any:
-    """The whole body parsed as JSON whatever its Content-Type; ResponseFormatError if malformed."""
-    return parse_json(await response.read())
-
-
-def parse_json(text: str | bytes) -> Any:
-    """``json.loads`` raising :class:`ResponseFormatError` (with a short excerpt) instead."""
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        excerpt = text[:80] if isinstance(text, str) else text[:80].decode("utf-8", "replace")
-        raise ResponseFormatError(f"Malformed JSON in the reply: {excerpt!r}") from exc
-
-
-async def raise_for_status(response: aiohttp.ClientResponse) -> None:
-    """Raise the mapped ProviderError when ``response.status`` >= 400; return otherwise."""
-    if response.status < 400:
-        return
-    body = bytearray()
-    async for chunk in response.content.iter_chunked(ERROR_BODY_BYTES):
-        body += chunk
-        if len(body) >= ERROR_BODY_BYTES:
-            break
-    raise error_for_status(response.status, body.decode("utf-8", "replace"),
-                           retry_after=response.headers.get("Retry-After"),
-                           reason=response.reason)
-
-
-def error_for_status(status: int, body: str, *, retry_after: str | None = None,
-                     reason: str | None = None) -> ProviderError:
-    """The typed error for an HTTP error ``status`` with this ``body`` (module docstring)."""
-    if status in (403, 503) and any(marker in body for marker in CLOUDFLARE_MARKERS):
-        return CloudflareError(f"Blocked by Cloudflare (HTTP {status})", status)
-    detail = _body_detail(body, reason)
-    if status in (429, 402):
-        return RateLimitError(f"Rate limit reached (HTTP {status}): {detail}", status=status,
-                              retry_after=_seconds(retry_after))
-    if status == 401:
-        return MissingAuthError(f"Not authorised (HTTP 401): {detail}")
-    return ResponseStatusError(f"HTTP {status}: {detail}", status)
-
-
-def error_from_payload(payload: Any) -> ProviderError:
-    """The error for an ``{"error": ...}`` object inside a 200 reply (an SSE error event)."""
-    message = _payload_message(payload) or "The provider reported an error"
-    error = payload.get("error") if isinstance(payload, dict) else None
-    codes = {str(error.get(key)) for key in ("code", "type")} if isinstance(error, dict) else set()
-    if codes & RATE_LIMIT_CODES:
-        return RateLimitError(f"Rate limit reached: {message}")
-    return ProviderError(message)
-
-
-def _payload_message(payload: Any) -> str | None:
-    if not isinstance(payload, dict):
-        return None
-    for key in ("error", "detail", "message"):
-        value = payload.get(key)
-        if isinstance(value, dict):
-            value = value.get("message") or value.get("msg")
-        if isinstance(value, str) and value.strip():
-            return _short(value)
-    return None
-
-
-def _body_detail(body: str, reason: str | None) -> str:
-    text = body.strip()
-    try:
-        message = _payload_message(json.loads(text)) if text else None
-    except ValueError:
-        message = None
-    if message:
-        return message
-    if not text or text.startswith("<") or "<html" in text[:500].lower():
-        return reason or "no details"
-    return _short(text)
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP-date Retry-After is not used by these providers
-
-
-def map_exception(exc: BaseException) -> ProviderError | None:
-    """The ProviderError for an exception raised while talking to a provider, or None when the
-    exception is not a network one (a bug that must propagate as it is)."""
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, TimeoutError):  # aiohttp's total and socket timeouts
-        return ProviderTimeoutError("The provider did not answer in time")
-    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
-        return ProviderConnectionError("The connection closed before the reply was complete")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return ProviderConnectionError("Cannot connect to the provider")
-    if isinstance(exc, aiohttp.InvalidURL):
-        return ProviderConnectionError("The provider URL is invalid")
-    if isinstance(exc, aiohttp.ClientError):
-        return ProviderConnectionError(f"Connection error ({type(exc).__name__})")
-    return None
+def post(session: aiohttp.ClientSession, url: str, *, json: Any, proxy: str | None,
+         limits: Limits, headers: Mapping[str, str] | None = None
+         ) -> AbstractAsyncContextManager[ProviderResponse]:
+    """``request(session, "POST", ...)``: POST ``json`` (see :func:`request`)."""
+    return request(session, "POST", url, limits=limits, proxy=proxy, json=json, headers=headers)
 
 
 IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
@@ -192,37 +170,27 @@ def image_mime_type(data: bytes, content_type: str | None = None) -> str:
 
 
 async def download_image(session: aiohttp.ClientSession, url: str, *, proxy: str | None,
-                         max_bytes: int, timeout: float,
-                         headers: Mapping[str, str] | None = None) -> tuple[bytes, str]:
-    """GET an image: ``(bytes, MIME type)``. At most ``max_bytes`` bytes (Content-Length checked
-    first, then while reading) and ``timeout`` seconds in total.
+                         limits: Limits, headers: Mapping[str, str] | None = None
+                         ) -> tuple[bytes, str]:
+    """GET an image: ``(bytes, MIME type)``. At most ``limits.image_max_bytes`` bytes
+    (Content-Length checked first, then while reading), read within ``limits``' time bounds.
 
-    Raises ResponseFormatError when too large or not an image, or the mapped status error."""
-    async with session.get(url, proxy=proxy, headers=headers,
-                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-        await raise_for_status(response)
-        if response.content_length is not None and response.content_length > max_bytes:
-            raise _too_large(max_bytes)
-        data = bytearray()
-        async for chunk in response.content.iter_chunked(65_536):
-            data += chunk
-            if len(data) > max_bytes:
-                raise _too_large(max_bytes)
-        return bytes(data), image_mime_type(bytes(data[:16]), response.headers.get("Content-Type"))
+    Raises ResponseTooLargeError when too large, ResponseFormatError when not an image, the
+    mapped status error, ProviderTimeoutError."""
+    async with request(session, "GET", url, limits=limits, proxy=proxy,
+                       headers=headers) as response:
+        data = await response.read(limits.image_max_bytes, "image")
+        return data, image_mime_type(data[:16], response.raw.headers.get("Content-Type"))
 
 
 def decode_image(b64: str, *, max_bytes: int) -> tuple[bytes, str]:
     """Decode a base64 image (``b64_json``): ``(bytes, MIME type from the magic bytes)``."""
     if len(b64) * 3 // 4 > max_bytes + 3:
-        raise _too_large(max_bytes)
+        raise too_large("image", max_bytes)
     try:
         data = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ResponseFormatError("The provider's image is not valid base64") from exc
     if len(data) > max_bytes:
-        raise _too_large(max_bytes)
+        raise too_large("image", max_bytes)
     return data, image_mime_type(data[:16])
-
-
-def _too_large(max_bytes: int) -> ResponseFormatError:
-    return ResponseFormatError(f"The image is larger than {max_bytes} bytes")

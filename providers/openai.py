@@ -6,11 +6,16 @@ Wire format (OpenAI API reference, "Chat" and "Images"):
   ``chat.completion.chunk`` events ending with ``data: [DONE]``; ``stream=False`` gives one
   ``chat.completion`` object. For a model in ``OPENAI_VISION_MODELS``, user messages may carry
   content parts (``text`` and ``image_url`` with a ``data:`` URI), sent as they are.
+  A stream that ends before ``[DONE]`` without any ``finish_reason`` was cut short:
+  ProviderConnectionError, after the text so far.
 - images (a model in ``OPENAI_IMAGE_MODELS``): ``POST {OPENAI_BASE_URL}/images/generations``
   with ``{model, prompt: <last message's text>, n}`` plus any of ``IMAGE_PARAMETERS``; each
   ``data[]`` item carries ``b64_json`` or a ``url`` (downloaded, without the API key).
-- errors: the body's ``error.message`` is surfaced in the exception (401 MissingAuthError,
-  429 RateLimitError, others ResponseStatusError).
+- errors: 401 MissingAuthError, 429 RateLimitError, others ResponseStatusError, each with a
+  short category as its message; the body's ``error.message`` is the error's ``detail`` (for
+  the log: a 401's quotes part of the key).
+- bounds: a JSON body up to ``PROVIDER_MAX_JSON_BYTES``, plus the base64 size of ``n`` images
+  of ``IMAGE_MAX_BYTES`` for the images endpoint; SSE lines up to ``PROVIDER_MAX_LINE_BYTES``.
 
 ``Authorization: Bearer <OPENAI_API_KEY>`` is sent only when a key is set (Ollama needs none).
 The model lists come from the settings at call time (``OPENAI_MODELS``, ``OPENAI_IMAGE_MODELS``).
@@ -18,14 +23,18 @@ The model lists come from the settings at call time (``OPENAI_MODELS``, ``OPENAI
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from providers.base import (
-    AsyncGeneratorProvider, ImageResponse, Messages, ProviderModelMixin, content_text,
+    AsyncGeneratorProvider,
+    ImageResponse,
+    Messages,
+    ProviderModelMixin,
+    content_text,
 )
 from providers.errors import ResponseFormatError
-from providers.http import client_session, decode_image, download_image, iter_bytes, post, read_json
+from providers.http import client_session, decode_image, download_image, post
 from providers.settings import DEFAULT_OPENAI_BASE_URL, ProviderSettings
 from providers.sse import chat_message_text, iter_chat_deltas
 
@@ -53,11 +62,11 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
     url_setting = "openai_base_url"
     working = True
     supports_message_history = True
-    models = _FromSettings(lambda s: [*s.openai_models, *s.openai_image_models])  # type: ignore[assignment]
-    image_models = _FromSettings(lambda s: list(s.openai_image_models))  # type: ignore[assignment]
-    vision_models = _FromSettings(lambda s: list(s.openai_vision_models))  # type: ignore[assignment]
-    default_model = _FromSettings(  # type: ignore[assignment]
-        lambda s: (s.openai_models or s.openai_image_models or [None])[0])
+    models = _FromSettings(lambda s: [*s.openai_models, *s.openai_image_models])
+    image_models = _FromSettings(lambda s: list(s.openai_image_models))
+    vision_models = _FromSettings(lambda s: list(s.openai_vision_models))
+    default_model = _FromSettings(
+        lambda s: next(iter([*s.openai_models, *s.openai_image_models]), None))
 
     @classmethod
     def is_configured(cls) -> bool:
@@ -68,36 +77,37 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None, stream: bool = True,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str | ImageResponse]:
+    ) -> AsyncGenerator[str | ImageResponse, None]:
         """Stream ``str`` deltas (one chunk when ``stream`` is False), or yield one
         ImageResponse per generated image for an image model.
 
         Raises MissingAuthError, RateLimitError, ResponseStatusError (with the server's
         message), ResponseFormatError, ModelNotSupportedError, and timeout (``timeout``
-        seconds, default ``PROVIDER_TIMEOUT``) and connection errors."""
+        seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``) and connection errors."""
         model = cls.get_model(model)
-        settings = cls.get_settings()
-        key = settings.openai_api_key
+        key = cls.get_settings().openai_api_key
         auth = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else None
-        timeout, proxy = cls.get_timeout(timeout), cls.get_proxy(proxy)
-        async with client_session(None, timeout) as session:
+        limits, proxy = cls.get_limits(timeout), cls.get_proxy(proxy)
+        async with client_session(None, limits) as session:
             if model not in cls.image_models:
                 data = {"model": model, "messages": messages, "stream": stream,
                         **{k: v for k, v in kwargs.items() if k in CHAT_PARAMETERS}}
                 async with post(session, cls.api_url("/chat/completions"), json=data,
-                                proxy=proxy, headers=auth) as response:
+                                proxy=proxy, limits=limits, headers=auth) as response:
                     if stream:
-                        async for text in iter_chat_deltas(iter_bytes(response)):
+                        deltas = iter_chat_deltas(response.chunks(), limits.max_line_bytes)
+                        async for text in deltas:
                             yield text
-                    elif text := chat_message_text(await read_json(response)):
+                    elif text := chat_message_text(await response.json()):
                         yield text
                 return
             prompt = content_text(messages[-1].get("content"))
             data = {"model": model, "prompt": prompt, "n": kwargs.get("n", 1),
                     **{k: v for k, v in kwargs.items() if k in IMAGE_PARAMETERS}}
             async with post(session, cls.api_url("/images/generations"), json=data,
-                            proxy=proxy, headers=auth) as response:
-                reply = await read_json(response)
+                            proxy=proxy, limits=limits, headers=auth) as response:
+                images = data["n"] if isinstance(data["n"], int) else 1
+                reply = await response.json(limits.image_json_bytes(images))
             items = reply.get("data") if isinstance(reply, dict) else None
             if not isinstance(items, list) or not items:
                 raise ResponseFormatError("The image reply has no 'data'")
@@ -106,12 +116,11 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
                 revised = item.get("revised_prompt")
                 options = {"revised_prompt": revised} if revised else {}
                 if isinstance(item.get("b64_json"), str):
-                    body, mime = decode_image(item["b64_json"], max_bytes=settings.image_max_bytes)
+                    body, mime = decode_image(item["b64_json"], max_bytes=limits.image_max_bytes)
                     yield ImageResponse([], prompt, options, data=body, mime_type=mime)
                 elif isinstance(item.get("url"), str):
                     body, mime = await download_image(session, item["url"], proxy=proxy,
-                                                      max_bytes=settings.image_max_bytes,
-                                                      timeout=timeout)
+                                                      limits=limits)
                     yield ImageResponse([item["url"]], prompt, options, data=body, mime_type=mime)
                 else:
                     raise ResponseFormatError("The image reply has neither 'b64_json' nor 'url'")

@@ -16,7 +16,8 @@ last (raw text with a free quota that runs out, signalled only by a sentinel rep
 from __future__ import annotations
 
 import difflib
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,11 +29,16 @@ from providers.aichats import AiChats
 from providers.base import AsyncGeneratorProvider, ImageResponse, Messages, text_only
 from providers.chatanywhere import ChatAnywhere
 from providers.errors import (
-    AllProvidersFailedError, ProviderError, ResponseFormatError, UnknownModelError,
+    AllProvidersFailedError,
+    ProviderError,
+    ResponseFormatError,
+    UnknownModelError,
 )
 from providers.openai import OpenAI
 from providers.settings import ProviderSettings
 from providers.ylokh import Ylokh
+
+log = logging.getLogger(__name__)
 
 SEED_PROVIDERS: tuple[type[AsyncGeneratorProvider], ...] = (
     Ylokh, AI365VIP, AiChats, ChatAnywhere, AiAsk)
@@ -65,7 +71,8 @@ class Route:
 @dataclass
 class ProviderHealth:
     """The outcome of a provider's last use: ``ok`` None = never tried; ``checked_at`` (UTC)
-    when it was last tried; ``error`` the last error's message, None after a success."""
+    when it was last tried; ``error`` the last error's short message (``str(error)``, never
+    the provider's own text: it is listed to every user), None after a success."""
 
     ok: bool | None = None
     checked_at: datetime | None = None
@@ -142,12 +149,13 @@ class ModelRegistry:
         return [candidates[match] for match in matches]
 
     async def stream_routes(self, routes: Sequence[Route], messages: Messages, **kwargs: Any
-                            ) -> AsyncIterator[tuple[Route, str | ImageResponse]]:
+                            ) -> AsyncGenerator[tuple[Route, str | ImageResponse], None]:
         """Yield ``(route, chunk)``. A ProviderError raised by a route BEFORE its first chunk
         (a route that ends without any chunk counts as failed with ResponseFormatError "empty
         reply") moves on to the next route; when every route failed, raise
         AllProvidersFailedError(errors). An error AFTER the first chunk propagates unchanged
-        (its ``.provider`` set). Records ``health`` per provider. ``kwargs`` go to every
+        (its ``.provider`` set). Records ``health`` per provider and logs every failure with
+        its detail (WARNING; the detail is for the log only). ``kwargs`` go to every
         provider's ``create_async_generator``. A route that cannot see gets the messages'
         text only (:func:`~providers.base.text_only`)."""
         errors: list[tuple[Route, ProviderError]] = []
@@ -156,7 +164,7 @@ class ModelRegistry:
             try:
                 sent = messages if route.can_see else text_only(messages)
                 stream = route.provider.create_async_generator(route.model, sent, **kwargs)
-                async with aclosing(stream) as chunks:  # type: ignore[type-var]
+                async with aclosing(stream) as chunks:
                     async for chunk in chunks:
                         if not started:
                             started = True
@@ -176,6 +184,8 @@ class ModelRegistry:
         raise AllProvidersFailedError(errors)
 
     def _record(self, route: Route, error: ProviderError | None) -> None:
+        if error is not None:
+            log.warning("%s failed: %s", route.name, error.log_text())
         self.health[route.provider.__name__] = ProviderHealth(
             ok=error is None, checked_at=datetime.now(UTC),
             error=None if error is None else str(error))

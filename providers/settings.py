@@ -13,7 +13,18 @@ Variables (names are case-insensitive, as pydantic-settings reads them):
   ``OPENAI_VISION_MODELS`` (comma-separated: the models that take images in; default
   ``gpt-4o-mini,gpt-4o``).
 - ``PROXY_URL``: default proxy for every provider (``http://host:port``).
-- ``PROVIDER_TIMEOUT``: seconds, total per HTTP request (default 120).
+- ``PROVIDER_CONNECT_TIMEOUT``: seconds to open a connection to the provider or the proxy
+  (default 10).
+- ``PROVIDER_FIRST_BYTE_TIMEOUT``: seconds from sending a request to the first byte of the
+  reply's body (default 120). ``PROVIDER_TIMEOUT``, the old name, sets it too (an old ``.env``
+  keeps working; it was a total deadline, which cut healthy long answers).
+- ``PROVIDER_IDLE_TIMEOUT``: seconds of silence allowed between two pieces of a reply after its
+  first byte (default 60). There is no total deadline: a model that keeps sending may finish.
+- ``PROVIDER_MAX_LINE_BYTES``: the longest line or SSE event of a streamed reply, bytes
+  (default 1_048_576, 1 MiB).
+- ``PROVIDER_MAX_JSON_BYTES``: the largest JSON body of a reply, bytes (default 4_194_304,
+  4 MiB); an image endpoint's JSON may also hold its ``b64_json`` images (``IMAGE_MAX_BYTES``
+  each, base64-encoded).
 - ``IMAGE_MAX_BYTES``: the largest image download, bytes (default 10_000_000: Telegram's
   10 MB photo limit, Bot API ``sendPhoto``).
 - ``AICHATS_COOKIE``: optional Cookie header for ai-chats.org. The original hard-coded a stale
@@ -26,7 +37,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -58,8 +69,14 @@ class ProviderSettings(BaseSettings):
     openai_vision_models: Annotated[list[str], NoDecode] = ["gpt-4o-mini", "gpt-4o"]
 
     proxy_url: str | None = None
-    provider_timeout: float = 120.0
-    image_max_bytes: int = 10_000_000
+    provider_connect_timeout: float = Field(default=10.0, gt=0)
+    provider_first_byte_timeout: float = Field(
+        default=120.0, gt=0,
+        validation_alias=AliasChoices("provider_first_byte_timeout", "provider_timeout"))
+    provider_idle_timeout: float = Field(default=60.0, gt=0)
+    provider_max_line_bytes: int = Field(default=1_048_576, ge=1024)
+    provider_max_json_bytes: int = Field(default=4_194_304, ge=1024)
+    image_max_bytes: int = Field(default=10_000_000, ge=1)
 
     @field_validator("openai_models", "openai_image_models", "openai_vision_models", mode="before")
     @classmethod

@@ -13,7 +13,14 @@ they arrive), so every parser here is incremental and keeps what it cannot finis
   after the colon is removed (the spec's rule, so ``data:x`` is accepted too, unlike the
   originals, which required ``data: ``). An unterminated last event is delivered at EOF.
 - OpenAI chat-completion chunks (Ylokh and OpenAI): :func:`iter_chat_deltas`,
-  :func:`chat_message_text`.
+  :func:`chat_message_text`. The format's end is ``data: [DONE]`` or a chunk with a
+  ``finish_reason``; a stream that stops before either (even with a clean close) was cut
+  short and raises ProviderConnectionError, as a reset connection does.
+
+Size: a line, and an SSE event's data, longer than ``max_bytes`` (``PROVIDER_MAX_LINE_BYTES``,
+default :data:`MAX_LINE_BYTES`) raises ResponseTooLargeError as soon as it is seen, so a line
+that never ends cannot fill memory. Held bytes are kept as a list of pieces and joined once,
+so the work per chunk does not grow with the length of the pending line.
 """
 
 from __future__ import annotations
@@ -22,11 +29,14 @@ import codecs
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from providers.errors import ResponseFormatError
-from providers.http import error_from_payload, parse_json
+from providers.errors import ProviderConnectionError, ResponseFormatError
+from providers.limits import Limits, too_large
+from providers.status import error_from_payload, parse_json
 
 MAX_LINE_CHARS = 65_536
 """A text line longer than this (characters) is passed on in pieces instead of being held."""
+MAX_LINE_BYTES = Limits.max_line_bytes
+"""The default bound of a line or SSE event (bytes; ``PROVIDER_MAX_LINE_BYTES``)."""
 
 
 class TextDecoder:
@@ -45,10 +55,14 @@ class TextDecoder:
 
 
 class LineSplitter:
-    """Split a byte stream into lines (without terminators) on ``\\n``, ``\\r\\n`` or ``\\r``."""
+    """Split a byte stream into lines (without terminators) on ``\\n``, ``\\r\\n`` or ``\\r``.
 
-    def __init__(self) -> None:
-        self._pending = b""
+    A line longer than ``max_bytes`` raises ResponseTooLargeError (terminator excluded)."""
+
+    def __init__(self, max_bytes: int = MAX_LINE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._pending: list[bytes] = []  # pieces of the unterminated last line
+        self._pending_size = 0
         self._after_cr = False  # the last chunk ended with "\r": a leading "\n" belongs to it
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -58,27 +72,40 @@ class LineSplitter:
         self._after_cr = False
         if not data:
             return []
-        parts = (self._pending + data).splitlines(keepends=True)
-        last = parts[-1]
-        if last.endswith((b"\n", b"\r")):
-            self._pending = b""
-            self._after_cr = last.endswith(b"\r")
+        longest = self._pending_size + len(data)  # no line can be longer than this
+        parts = data.splitlines(keepends=True)
+        tail = b""
+        if parts[-1].endswith((b"\n", b"\r")):
+            self._after_cr = parts[-1].endswith(b"\r")
         else:
-            self._pending = parts.pop()
-        return [line.rstrip(b"\r\n") for line in parts]
+            tail = parts.pop()
+        if parts and self._pending:
+            parts[0] = b"".join([*self._pending, parts[0]])
+            self._pending, self._pending_size = [], 0
+        if tail:
+            self._pending.append(tail)
+            self._pending_size += len(tail)
+        lines = [line.rstrip(b"\r\n") for line in parts]
+        if longest > self.max_bytes and (self._pending_size > self.max_bytes or any(
+                len(line) > self.max_bytes for line in lines)):
+            raise too_large("line of the reply", self.max_bytes)
+        return lines
 
     def flush(self) -> list[bytes]:
         """End of stream: the unterminated last line, if any."""
-        pending, self._pending = self._pending, b""
+        pending, self._pending, self._pending_size = b"".join(self._pending), [], 0
         return [pending] if pending else []
 
 
 class SSEDecoder:
-    """Turn a byte stream into SSE event data strings (see the module docstring)."""
+    """Turn a byte stream into SSE event data strings (see the module docstring). A line or
+    an event's data longer than ``max_bytes`` raises ResponseTooLargeError."""
 
-    def __init__(self) -> None:
-        self._lines = LineSplitter()
+    def __init__(self, max_bytes: int = MAX_LINE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._lines = LineSplitter(max_bytes)
         self._data: list[str] | None = None
+        self._data_size = 0
 
     def feed(self, data: bytes) -> list[str]:
         """Data of every event completed by ``data`` (possibly ``""`` for an empty ``data:``)."""
@@ -91,14 +118,14 @@ class SSEDecoder:
                   if (event := self._line(line)) is not None]
         if self._data is not None:
             events.append("\n".join(self._data))
-            self._data = None
+            self._data, self._data_size = None, 0
         return events
 
     def _line(self, raw: bytes) -> str | None:
         if not raw:
             if self._data is None:
                 return None
-            event, self._data = "\n".join(self._data), None
+            event, self._data, self._data_size = "\n".join(self._data), None, 0
             return event
         line = raw.decode("utf-8", errors="replace")  # whole lines never split a character
         field, _, value = line.partition(":")
@@ -108,6 +135,9 @@ class SSEDecoder:
             if self._data is None:
                 self._data = []
             self._data.append(value)
+            self._data_size += len(raw)
+            if self._data_size > self.max_bytes:
+                raise too_large("SSE event of the reply", self.max_bytes)
         return None
 
 
@@ -138,9 +168,11 @@ async def iter_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
         yield pending
 
 
-async def iter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
-    """SSE event data strings as events complete (see :class:`SSEDecoder`)."""
-    decoder = SSEDecoder()
+async def iter_sse(chunks: AsyncIterable[bytes], max_bytes: int = MAX_LINE_BYTES
+                   ) -> AsyncIterator[str]:
+    """SSE event data strings as events complete (see :class:`SSEDecoder`); ``max_bytes``
+    bounds a line and an event (ResponseTooLargeError past it)."""
+    decoder = SSEDecoder(max_bytes)
     async for chunk in chunks:
         for event in decoder.feed(chunk):
             yield event
@@ -165,7 +197,11 @@ def chat_delta_text(obj: Any) -> str:
     """The text of one ``chat.completion.chunk`` (OpenAI streaming format): ``choices[0].delta
     .content``, ``""`` when missing or null (the role-only first delta). An ``{"error": ...}``
     object raises its :class:`ProviderError`; another shape raises ResponseFormatError."""
-    delta = _first_choice(obj).get("delta") or {}
+    return _delta_text(_first_choice(obj))
+
+
+def _delta_text(choice: dict[str, Any]) -> str:
+    delta = choice.get("delta") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
     return content if isinstance(content, str) else ""
 
@@ -178,18 +214,28 @@ def chat_message_text(obj: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-async def iter_chat_deltas(chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
-    """Non-empty text deltas of an OpenAI-compatible SSE stream, until ``data: [DONE]`` or EOF.
+async def iter_chat_deltas(chunks: AsyncIterable[bytes], max_bytes: int = MAX_LINE_BYTES
+                           ) -> AsyncIterator[str]:
+    """Non-empty text deltas of an OpenAI-compatible SSE stream, until ``data: [DONE]``.
 
-    Raises ResponseFormatError for malformed JSON, the payload's ProviderError for an error event.
-    """
-    async for data in iter_sse(chunks):
+    Raises ResponseFormatError for malformed JSON, ResponseTooLargeError for a line or event
+    over ``max_bytes``, the payload's ProviderError for an error event, and
+    ProviderConnectionError when the stream ends before ``data: [DONE]`` without any chunk
+    having a ``finish_reason`` (the reply was cut short)."""
+    finished = False
+    async for data in iter_sse(chunks, max_bytes):
         if data.startswith("[DONE]"):
             return
         if not data.strip():
             continue
-        if text := chat_delta_text(parse_json(data)):
+        choice = _first_choice(parse_json(data))
+        finished = finished or bool(choice.get("finish_reason"))
+        if text := _delta_text(choice):
             yield text
+    if not finished:
+        raise ProviderConnectionError(
+            "The connection closed before the reply was complete",
+            detail="the stream ended without 'data: [DONE]' and without a finish_reason")
 
 
 __all__ = [

@@ -6,7 +6,9 @@ Wire format (provider-protocols.md §5; seed 004): ``POST {origin}/v1/chat/compl
 allow_fallback: true, stream}`` followed by every extra keyword argument (they override the
 defaults or add keys, as in the original). With ``stream`` the reply is SSE
 (``data: {chat.completion.chunk}`` events, ``data: [DONE]`` at the end); without, one
-``chat.completion`` JSON object. Timeout: ``PROVIDER_TIMEOUT`` (default 120 s, the original's).
+``chat.completion`` JSON object. A stream that ends before ``[DONE]`` without a
+``finish_reason`` was cut short (ProviderConnectionError). The original's 120 s total timeout
+is now the wait for the reply to start (``PROVIDER_FIRST_BYTE_TIMEOUT``).
 
 Fixed here: SSE lines reassembled across chunks (``\\n``, ``\\r\\n``, ``\\r``), multi-line
 events joined with ``\\n``; malformed JSON raises ResponseFormatError and an ``{"error": ...}``
@@ -16,11 +18,11 @@ non-stream reply never yields None; ``get_model()`` applied (empty -> ``gpt-3.5-
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin
-from providers.http import client_session, iter_bytes, post, read_json
+from providers.http import client_session, post
 from providers.sse import chat_message_text, iter_chat_deltas
 
 
@@ -39,12 +41,12 @@ class Ylokh(AsyncGeneratorProvider, ProviderModelMixin):
 
     @classmethod
     async def create_async_generator(
-        cls, model: str, messages: Messages, stream: bool = True, proxy: str | None = None,
+        cls, model: str, messages: Messages, proxy: str | None = None, stream: bool = True,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream Ylokh's reply: non-empty ``str`` deltas (one chunk when ``stream`` is False).
 
-        ``timeout``: seconds, total. Raises ResponseFormatError for a malformed reply, the
+        ``timeout``: seconds to wait for the reply to start. Raises ResponseFormatError for a malformed reply, the
         error event's ProviderError, and ProviderErrors for HTTP, timeout and connection
         failures."""
         data = {
@@ -59,11 +61,12 @@ class Ylokh(AsyncGeneratorProvider, ProviderModelMixin):
             **kwargs,
         }
         headers = {"Origin": cls.url, "Referer": f"{cls.url}/"}
-        async with client_session(headers, cls.get_timeout(timeout)) as session, post(
+        limits = cls.get_limits(timeout)
+        async with client_session(headers, limits) as session, post(
                 session, cls.api_url("/v1/chat/completions"), json=data,
-                proxy=cls.get_proxy(proxy)) as response:
+                proxy=cls.get_proxy(proxy), limits=limits) as response:
             if stream:
-                async for text in iter_chat_deltas(iter_bytes(response)):
+                async for text in iter_chat_deltas(response.chunks(), limits.max_line_bytes):
                     yield text
-            elif text := chat_message_text(await read_json(response)):
+            elif text := chat_message_text(await response.json()):
                 yield text

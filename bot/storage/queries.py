@@ -44,7 +44,7 @@ def message_record(message: Message, chat_id: int, thread_id: int) -> MessageRec
     )
 
 
-def latest_conversation(chat_id: int, thread_id: int) -> Select[tuple[int]]:
+def latest_conversation(chat_id: int, thread_id: int) -> Select[int]:
     return (
         select(Conversation.id)
         .where(Conversation.chat_id == chat_id, Conversation.thread_id == thread_id)
@@ -53,7 +53,7 @@ def latest_conversation(chat_id: int, thread_id: int) -> Select[tuple[int]]:
     )
 
 
-def with_origin() -> Select[tuple[Message, int, int]]:
+def with_origin() -> Select[Message, int, int]:
     return select(Message, Conversation.chat_id, Conversation.thread_id).join(
         Conversation, Message.conversation_id == Conversation.id
     )

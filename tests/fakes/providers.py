@@ -26,9 +26,17 @@ Paths (behind ``origin``, ``http://127.0.0.1:PORT``)::
 A :class:`Reply` says what the next request to a provider gets: ``fake.push("aiask",
 Reply("Hi"))`` queues one; ``fake.default[provider]`` answers when the queue is empty. Streamed
 OpenAI-style replies (Ylokh, OpenAI) are a role-only first delta, one content delta per word (or
-per ``delta_chars`` characters), a ``finish_reason: "stop"`` delta and ``data: [DONE]``; a
-request with ``"stream": false`` gets one ``chat.completion`` JSON object. An error status
-without ``body`` gets ``{"error": {"message": text}}`` (Ylokh, OpenAI) or ``text`` (others).
+per ``delta_chars`` characters), a ``finish_reason: "stop"`` delta and ``data: [DONE]`` (both
+left out with ``done=False``: a stream that just stops); a request with ``"stream": false`` gets
+one ``chat.completion`` JSON object. An error status without ``body`` gets ``{"error":
+{"message": text}}`` (Ylokh, OpenAI) or ``text`` (others). A wrong OpenAI key gets OpenAI's 401,
+which quotes part of the key.
+
+Misbehaving servers: ``Reply(done=False)`` (a clean end without ``[DONE]``),
+``Reply(close=True)`` (a clean TCP close in the middle of a chunked body), ``Reply(cut=True)``
+(a reset connection), ``stall_after``/``stall`` (silence mid-reply), ``endless`` (a line or body
+that never ends), ``content_length`` (a declared size), :func:`key_rejected` (OpenAI's 401
+quoting a key fragment); ready-made ones in ``tests.fakes.provider_faults``.
 
 Usage::
 
@@ -99,6 +107,13 @@ class Reply:
     delta_chars: int | None = None  # OpenAI-style streams: characters per content delta
     newline: str = "\n"             # line terminator of SSE replies ("\r\n" or "\r" to test)
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    done: bool = True               # OpenAI-style streams: end with finish_reason and [DONE]
+    close: bool = False             # send half of the body, then close cleanly (FIN, no end chunk)
+    stall_after: int | None = None  # after this many pieces, send nothing for ``stall`` seconds
+    stall: float = 0.0
+    endless: bytes | None = None    # after the pieces, send this again and again until the client
+                                    # goes away (a line or a body that never ends)
+    content_length: int | None = None  # declare this Content-Length instead of chunked encoding
 
 
 @dataclass
@@ -222,9 +237,8 @@ class FakeProviders:
                     return web.Response(status=503)
             if provider in ("openai", *AUDIO) and self.api_key is not None and request.headers.get(
                     "Authorization") != f"Bearer {self.api_key}":
-                given = request.headers.get("Authorization")
-                reply = Reply(f"Incorrect API key provided: {given!r}",
-                              status=401)
+                given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+                reply = key_rejected(given)
             if reply.body is not None:
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body
                 pieces, content_type = [body], reply.content_type or "text/html"
@@ -250,8 +264,9 @@ class FakeProviders:
         if reply.chunk_size:
             blob = b"".join(pieces)
             pieces = [blob[i:i + reply.chunk_size] for i in range(0, len(blob), reply.chunk_size)]
-        if reply.cut:
-            keep, blob = [], b"".join(pieces)
+        if reply.cut or reply.close:
+            keep: list[bytes] = []
+            blob = b"".join(pieces)
             for piece in pieces:
                 if sum(map(len, keep)) + len(piece) > len(blob) // 2:
                     break
@@ -261,18 +276,32 @@ class FakeProviders:
         response.content_type = content_type.split(";")[0]
         if content_type.startswith(("text/", "application/json")):
             response.charset = "utf-8"
-        response.enable_chunked_encoding()
+        if reply.content_length is not None:
+            response.content_length = reply.content_length
+        else:
+            response.enable_chunked_encoding()
         await response.prepare(request)
-        for index, piece in enumerate(pieces):
-            if index and reply.delay:
-                await self._sleep(reply.delay)
-            if self._closing.is_set():
-                break
-            await response.write(piece)
-            recorded.last_chunk_at = time.monotonic()
-        if reply.cut:
+        try:
+            for index, piece in enumerate(pieces):
+                if index and reply.delay:
+                    await self._sleep(reply.delay)
+                if index == reply.stall_after:  # 0: right after the headers
+                    await self._sleep(reply.stall)
+                if self._closing.is_set():
+                    break
+                await response.write(piece)
+                recorded.last_chunk_at = time.monotonic()
+            while reply.endless and not self._closing.is_set():
+                await response.write(reply.endless)
+                await asyncio.sleep(0)  # let the client read, and go away
+        except ConnectionError:  # the client went away (e.g. it refused an endless line)
+            return response
+        if reply.cut or reply.close:
             if request.transport is not None:
-                request.transport.abort()
+                if reply.cut:
+                    request.transport.abort()  # RST: a reset connection
+                else:
+                    request.transport.close()  # FIN: a clean close, the body unfinished
             return response
         await response.write_eof()
         return response
@@ -318,15 +347,18 @@ class FakeProviders:
         step = reply.delta_chars
         parts = ([reply.text[i:i + step] for i in range(0, len(reply.text), step)]
                  if step else words(reply.text))
-        deltas = [{"role": "assistant", "content": ""}, *({"content": p} for p in parts), {}]
+        deltas = [{"role": "assistant", "content": ""}, *({"content": p} for p in parts)]
+        if reply.done:
+            deltas.append({})
         nl = reply.newline
         events = []
         for index, delta in enumerate(deltas):
-            choice = {"index": 0, "delta": delta,
-                      "finish_reason": "stop" if index == len(deltas) - 1 else None}
+            last = reply.done and index == len(deltas) - 1
+            choice = {"index": 0, "delta": delta, "finish_reason": "stop" if last else None}
             chunk = {**base, "object": "chat.completion.chunk", "choices": [choice]}
             events.append(f"data: {json.dumps(chunk, ensure_ascii=False)}{nl}{nl}")
-        events.append(f"data: [DONE]{nl}{nl}")
+        if reply.done:
+            events.append(f"data: [DONE]{nl}{nl}")
         return [event.encode() for event in events], "text/event-stream"
 
     def _images(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
@@ -378,6 +410,22 @@ class FakeProviders:
         data = [{"id": model, "object": "model", "owned_by": "fake"}
                 for model in ("gpt-4o-mini", "gpt-4o", "dall-e-3")]
         return [json.dumps({"object": "list", "data": data}).encode()], "application/json"
+
+
+# -- OpenAI's 401 ---------------------------------------------------------------------------
+
+def masked_key(key: str) -> str:
+    """A key as OpenAI's 401 quotes it: the first 3 and last 4 characters kept, the rest ``*``
+    (``wro**-key`` for ``wrong-key``)."""
+    return key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 7 else key
+
+
+def key_rejected(key: str) -> Reply:
+    """OpenAI's 401 for a wrong key (its real wording), quoting a fragment of ``key``."""
+    error = {"message": f"Incorrect API key provided: {masked_key(key)}. You can find your API "
+                        "key at https://platform.openai.com/account/api-keys.",
+             "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
+    return Reply(status=401, body=json.dumps({"error": error}), content_type="application/json")
 
 
 async def serve(host: str, port: int) -> None:

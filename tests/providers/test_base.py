@@ -9,8 +9,19 @@ import pytest
 from pydantic import SecretStr
 
 from providers import (
-    AI365VIP, AiAsk, AsyncGeneratorProvider, ImageResponse, Messages, ModelNotSupportedError,
-    OpenAI, ProviderModelMixin, ProviderSettings, ProviderStream, Ylokh, configure, current,
+    AI365VIP,
+    AiAsk,
+    AsyncGeneratorProvider,
+    ImageResponse,
+    Messages,
+    ModelNotSupportedError,
+    OpenAI,
+    ProviderModelMixin,
+    ProviderSettings,
+    ProviderStream,
+    Ylokh,
+    configure,
+    current,
     format_prompt,
 )
 from providers.errors import ProviderError, ProviderTimeoutError
@@ -104,10 +115,10 @@ def test_settings_parse_comma_lists_and_blank_values(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OPENAI_MODELS", "llama3, qwen2.5,,")
     monkeypatch.setenv("OPENAI_IMAGE_MODELS", "")
     monkeypatch.setenv("PROXY_URL", "")
-    monkeypatch.setenv("PROVIDER_TIMEOUT", "2.5")
+    monkeypatch.setenv("PROVIDER_IDLE_TIMEOUT", "2.5")
     settings = ProviderSettings()
     assert settings.openai_models == ["llama3", "qwen2.5"] and settings.openai_image_models == []
-    assert settings.proxy_url is None and settings.provider_timeout == 2.5
+    assert settings.proxy_url is None and settings.provider_idle_timeout == 2.5
     assert settings.image_max_bytes == 10_000_000 and not settings.openai_configured
     assert ProviderSettings(openai_api_key=SecretStr("k")).openai_configured
     assert ProviderSettings(openai_base_url="http://127.0.0.1:11434/v1").openai_configured

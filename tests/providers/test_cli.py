@@ -69,7 +69,7 @@ async def test_image_saved_to_a_file(fake: FakeProviders, tmp_path: Path) -> Non
 @pytest.mark.parametrize(("args", "message"), [
     (("--model", "gtp-4o", "Hi"), "Unknown model: 'gtp-4o'. Did you mean: gpt-4o"),
     (("--model", "AiAsk/gpt-3.5-turbo", "Hi"),
-     "All providers failed: AiAsk/gpt-3.5-turbo: HTTP 500"),
+     "error: AiAsk: the provider is down (HTTP 500)"),
 ])
 async def test_errors_go_to_stderr_with_status_1(fake: FakeProviders, args: tuple[str, ...],
                                                  message: str) -> None:

@@ -1,4 +1,5 @@
-"""HTTP status and exception mapping, image sniffing and decoding (providers/http.py)."""
+"""HTTP status and exception mapping (providers/status.py), image sniffing, decoding and
+capped downloads (providers/http.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import pytest
 from aiohttp import web
 
 from providers.errors import (
-    CloudflareError, MissingAuthError, ProviderConnectionError, ProviderTimeoutError,
-    RateLimitError, ResponseFormatError, ResponseStatusError,
+    CloudflareError,
+    MissingAuthError,
+    ProviderConnectionError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ResponseFormatError,
+    ResponseStatusError,
 )
-from providers.http import (
-    client_session, decode_image, download_image, error_for_status, image_mime_type, map_exception,
-)
+from providers.http import client_session, decode_image, download_image, image_mime_type
+from providers.limits import Limits
+from providers.status import error_for_status, map_exception
 from tests.fakes.providers import make_png
 
 CLOUDFLARE_PAGE = ("<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
@@ -25,7 +31,7 @@ def test_rate_limit_statuses_carry_retry_after() -> None:
     error = error_for_status(429, '{"error": {"message": "Too many requests"}}', retry_after="7")
     assert isinstance(error, RateLimitError)
     assert (error.status, error.retry_after) == (429, 7.0)
-    assert "Too many requests" in str(error)
+    assert str(error) == "Rate limit reached (HTTP 429)" and error.detail == "Too many requests"
     assert isinstance(error_for_status(402, "pay"), RateLimitError)
     http_date = "Wed, 21 Oct 2015 07:28:00 GMT"
     assert error_for_status(429, "", retry_after=http_date).retry_after is None
@@ -38,16 +44,27 @@ def test_cloudflare_pages_are_recognised_only_as_cloudflare() -> None:
         assert "<" not in str(error)
     plain_403 = error_for_status(403, "<html><body>Forbidden</body></html>", reason="Forbidden")
     assert type(plain_403) is ResponseStatusError
-    assert str(plain_403) == "HTTP 403: Forbidden"
+    assert str(plain_403) == "the provider refused access (HTTP 403)"
+    assert plain_403.detail == "Forbidden"
 
 
-def test_error_details_come_from_json_or_a_short_text() -> None:
-    assert isinstance(error_for_status(401, '{"error": "bad key"}'), MissingAuthError)
+def test_messages_are_categories_and_the_server_text_is_only_the_detail() -> None:
+    auth = error_for_status(401, '{"error": "bad key sk-abc…xyz"}')
+    assert isinstance(auth, MissingAuthError)
+    assert str(auth) == "the provider rejected the key (HTTP 401)"
+    assert auth.detail == "bad key sk-abc…xyz"
     error = error_for_status(500, '{"detail": "backend exploded"}')
     assert isinstance(error, ResponseStatusError) and error.status == 500
-    assert str(error) == "HTTP 500: backend exploded"
-    long = error_for_status(502, "x " * 500)
-    assert type(long) is ResponseStatusError and len(str(long)) < 220
+    assert str(error) == "the provider is down (HTTP 500)" and error.detail == "backend exploded"
+    assert str(error_for_status(404, "no such model")) == (
+        "the provider does not offer this endpoint or model (HTTP 404)")
+    assert str(error_for_status(422, "bad")) == "the provider rejected the request (HTTP 422)"
+    long = error_for_status(502, "x " * 1000)
+    assert type(long) is ResponseStatusError and str(long) == "the provider is down (HTTP 502)"
+    assert long.detail is not None and len(long.detail) == 1000  # cut, for the log
+    error.provider = "AiAsk"
+    assert error.user_text() == "AiAsk: the provider is down (HTTP 500)"
+    assert error.log_text() == "AiAsk: the provider is down (HTTP 500) [backend exploded]"
 
 
 def test_map_exception_translates_network_errors_and_leaves_bugs_alone() -> None:
@@ -98,11 +115,12 @@ async def test_download_image_caps_a_chunked_body_while_reading() -> None:
     await site.start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}/img"
     try:
-        async with client_session(None, 10) as session:
+        async with client_session(None, Limits()) as session:
             with pytest.raises(ResponseFormatError, match="larger than 5000 bytes"):
-                await download_image(session, url, proxy=None, max_bytes=5_000, timeout=10)
-            data, mime = await download_image(session, url, proxy=None, max_bytes=200_000,
-                                              timeout=10)
+                await download_image(session, url, proxy=None,
+                                     limits=Limits(image_max_bytes=5_000))
+            data, mime = await download_image(session, url, proxy=None,
+                                              limits=Limits(image_max_bytes=200_000))
         assert mime == "image/png" and len(data) == len(make_png()) + 100_000
     finally:
         await runner.cleanup()

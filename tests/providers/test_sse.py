@@ -7,10 +7,22 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.errors import ProviderError, RateLimitError, ResponseFormatError
+from providers.errors import (
+    ProviderError,
+    RateLimitError,
+    ResponseFormatError,
+    ResponseTooLargeError,
+)
 from providers.sse import (
-    LineSplitter, SSEDecoder, TextDecoder, chat_delta_text, chat_message_text,
-    iter_chat_deltas, iter_lines, iter_sse, iter_text,
+    LineSplitter,
+    SSEDecoder,
+    TextDecoder,
+    chat_delta_text,
+    chat_message_text,
+    iter_chat_deltas,
+    iter_lines,
+    iter_sse,
+    iter_text,
 )
 from tests.providers.helpers import TEXT
 
@@ -95,9 +107,9 @@ async def test_chat_deltas_raise_on_malformed_json_and_error_events() -> None:
     with pytest.raises(ResponseFormatError, match="Malformed JSON"):
         [t async for t in iter_chat_deltas(chunks_of([chunk("ok"), b"data: {oops\n\n"]))]
     error = b'data: {"error": {"message": "model overloaded", "type": "server_error"}}\n\n'
-    with pytest.raises(ProviderError, match="model overloaded") as info:
+    with pytest.raises(ProviderError, match="^the provider reported an error$") as info:
         [t async for t in iter_chat_deltas(chunks_of([error]))]
-    assert type(info.value) is ProviderError
+    assert type(info.value) is ProviderError and info.value.detail == "model overloaded"
     limited = b'data: {"error": {"message": "slow down", "code": "rate_limit_exceeded"}}\n\n'
     with pytest.raises(RateLimitError):
         [t async for t in iter_chat_deltas(chunks_of([limited]))]
@@ -109,3 +121,38 @@ def test_chat_shapes() -> None:
     assert chat_message_text({"choices": [{"message": {"content": "hi"}}]}) == "hi"
     with pytest.raises(ResponseFormatError):
         chat_delta_text({"object": "something else"})
+
+
+def test_a_line_up_to_the_bound_passes_and_one_byte_more_is_refused() -> None:
+    splitter = LineSplitter(max_bytes=10)
+    assert splitter.feed(b"0123456789\r\n") == [b"0123456789"]  # terminator not counted
+    with pytest.raises(ResponseTooLargeError, match="line of the reply is larger than 10 bytes"):
+        LineSplitter(max_bytes=10).feed(b"0123456789A\n")
+
+
+def test_an_unterminated_line_is_refused_as_soon_as_it_passes_the_bound() -> None:
+    """Fed a byte at a time, the pending line is refused at byte 11, not at its end."""
+    splitter = LineSplitter(max_bytes=10)
+    for _ in range(10):
+        assert splitter.feed(b"x") == []
+    with pytest.raises(ResponseTooLargeError):
+        splitter.feed(b"x")
+
+
+def test_pieces_of_a_pending_line_are_joined_once_into_the_line() -> None:
+    splitter = LineSplitter(max_bytes=100)
+    assert [splitter.feed(piece) for piece in (b"ab", b"cd", b"e\r", b"\nf")] == [
+        [], [], [b"abcde"], []]
+    assert splitter.flush() == [b"f"]
+
+
+def test_an_sse_event_of_many_short_lines_is_bounded_as_a_whole() -> None:
+    decoder = SSEDecoder(max_bytes=64)
+    assert decoder.feed(b"data: 0123456789\n" * 3 + b"\n") == ["0123456789\n" * 2 + "0123456789"]
+    with pytest.raises(ResponseTooLargeError, match="SSE event of the reply is larger than 64"):
+        decoder.feed(b"data: 0123456789\n" * 5)
+
+
+async def test_iter_sse_passes_its_bound_on() -> None:
+    with pytest.raises(ResponseTooLargeError):
+        [event async for event in iter_sse(chunks_of([b"data: " + b"x" * 50]), max_bytes=32)]

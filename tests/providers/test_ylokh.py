@@ -70,5 +70,6 @@ async def test_a_malformed_json_line_raises(fake: FakeProviders) -> None:
 async def test_an_error_event_raises_its_message(fake: FakeProviders) -> None:
     body = 'data: {"error": {"message": "All upstreams busy", "type": "server_error"}}\n\n'
     fake.push("ylokh", Reply(body=body, content_type="text/event-stream"))
-    with pytest.raises(ProviderError, match="All upstreams busy"):
+    with pytest.raises(ProviderError, match="^the provider reported an error$") as info:
         await collect(Ylokh, "gpt-3.5-turbo")
+    assert info.value.detail == "All upstreams busy"
