@@ -209,7 +209,7 @@ class Draft:
             self.s.flood.penalize(self.chat_id, retry_after_seconds(exc))
             return
         except ChatMigrated as exc:  # the group became a supergroup: the reply goes on there
-            _LOGGER.info("Chat %s became %s; the reply continues there", self.chat_id, exc.new_chat_id)
+            _LOGGER.info("Chat %s became %s", self.chat_id, exc.new_chat_id)
             self.chat_id, self.current, self.shown = exc.new_chat_id, None, None
             return
         except BadRequest as exc:
