@@ -103,7 +103,9 @@ async def _answer_files(
     try:
         for media in found:
             data = await files.fetch(media.file_id)
-            uploads.append(Upload(media.kind, data, media.file_id, media.file_name, media.mime_type))
+            uploads.append(
+                Upload(media.kind, data, media.file_id, media.file_name, media.mime_type)
+            )
     except InputError as error:
         await first.reply_text(f"⚠️ {error}")
         return

@@ -222,7 +222,9 @@ class ChatService:
             await sink.notice(turn.heard)
         return await self._answer(target, sink, turn, telegram_message_id, files)
 
-    async def refusal(self, target: ChatTarget, kind: str, seconds: int | None = None) -> str | None:
+    async def refusal(
+        self, target: ChatTarget, kind: str, seconds: int | None = None
+    ) -> str | None:
         """Why a file of ``kind`` (``"photo"``, ``"voice"``, ``"document"``) cannot be taken
         in this chat before it is even downloaded, or None: photos need a model that can see,
         voice needs TRANSCRIPTION_MODEL and at most VOICE_MAX_SECONDS ``seconds``."""

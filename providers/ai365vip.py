@@ -45,7 +45,8 @@ class AI365VIP(AsyncGeneratorProvider, ProviderModelMixin):
         """Stream AI365VIP's reply: one ``str`` chunk per line, ``\\n`` included.
 
         Raises ModelNotSupportedError for an unknown model, CloudflareError for a challenge
-        page, and ProviderErrors for other HTTP, timeout (``timeout`` seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``) and connection failures."""
+        page, and ProviderErrors for other HTTP, timeout (``timeout`` seconds, default
+        ``PROVIDER_FIRST_BYTE_TIMEOUT``) and connection failures."""
         model = cls.get_model(model)
         headers = {
             "accept": "*/*",

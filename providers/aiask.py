@@ -53,8 +53,8 @@ class AiAsk(AsyncGeneratorProvider, ProviderModelMixin):
 
         Raises RateLimitError (a RuntimeError, as the seed documents) for the sentinel reply,
         ModelNotSupportedError for a model other than gpt-3.5-turbo, and the other
-        ProviderErrors for HTTP, timeout (``timeout`` seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``)
-        and connection failures."""
+        ProviderErrors for HTTP, timeout (``timeout`` seconds, default
+        ``PROVIDER_FIRST_BYTE_TIMEOUT``) and connection failures."""
         cls.get_model(model)
         headers = {
             "accept": "application/json, text/plain, */*",

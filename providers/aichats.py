@@ -19,7 +19,8 @@ ProviderErrors (the original yielded "Error occurred: ..." as text); the image b
 real MIME type are kept (the original labelled everything ``image/png``), capped at
 ``IMAGE_MAX_BYTES`` and the time bounds, downloaded through the proxy too; every line and event
 is bounded (``PROVIDER_MAX_LINE_BYTES``), the JSON body too (``PROVIDER_MAX_JSON_BYTES``). The
-format has no end marker: only HTTP framing (chunked encoding, Content-Length) tells a cut reply; ``get_model()`` applied.
+format has no end marker: only HTTP framing (chunked encoding, Content-Length) tells a cut
+reply; ``get_model()`` applied.
 The original's hard-coded session cookie is not shipped (``AICHATS_COOKIE`` supplies one).
 """
 
@@ -62,8 +63,8 @@ class AiChats(AsyncGeneratorProvider, ProviderModelMixin):
         """Stream the gpt-4 reply as ``str`` deltas, or yield one ImageResponse for dalle.
 
         Raises ResponseFormatError (no image URL, not an image, too large), and ProviderErrors
-        for HTTP, timeout (``timeout`` seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``) and connection
-        failures."""
+        for HTTP, timeout (``timeout`` seconds, default ``PROVIDER_FIRST_BYTE_TIMEOUT``) and
+        connection failures."""
         image = cls.get_model(model) == "dalle"
         headers = {
             "accept": "application/json, text/event-stream",

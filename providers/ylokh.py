@@ -46,9 +46,9 @@ class Ylokh(AsyncGeneratorProvider, ProviderModelMixin):
     ) -> AsyncGenerator[str, None]:
         """Stream Ylokh's reply: non-empty ``str`` deltas (one chunk when ``stream`` is False).
 
-        ``timeout``: seconds to wait for the reply to start. Raises ResponseFormatError for a malformed reply, the
-        error event's ProviderError, and ProviderErrors for HTTP, timeout and connection
-        failures."""
+        ``timeout``: seconds to wait for the reply to start. Raises ResponseFormatError for a
+        malformed reply, the error event's ProviderError, and ProviderErrors for HTTP, timeout
+        and connection failures."""
         data = {
             "messages": messages,
             "model": cls.get_model(model),

@@ -57,7 +57,8 @@ def document_text(data: bytes, file_name: str | None, mime_type: str | None,
     elif _looks_textual(mime, name):
         text = _plain_text(data, name)
     else:
-        raise InputError(f"I can't read “{name}” ({mime or 'unknown type'}). I can read {ACCEPTED}.")
+        kind = mime or "unknown type"
+        raise InputError(f"I can't read “{name}” ({kind}). I can read {ACCEPTED}.")
     return f"[file: {name}]\n{cut(text, max_chars)}"
 
 

@@ -65,7 +65,9 @@ async def user_turn(text: str, uploads: Sequence[Upload], converters: Converters
         elif upload.kind == "voice":
             if not converters.transcription_model:
                 raise InputError(VOICE_OFF)
-            said = await transcript(upload, converters.transcription, converters.transcription_model)
+            said = await transcript(
+                upload, converters.transcription, converters.transcription_model
+            )
             words.append(said)
             turn.heard = heard(said)
         else:

@@ -195,9 +195,9 @@ class Store:
     ) -> tuple[ChatRecord | None, list[dict[str, Any]]]:
         """A turn's start, read only: the chat (``None`` if not stored yet) and the provider's
         context as :meth:`context` gives it, with ``pending`` (the user's new message, not
-        stored yet, with ``pending_attachments``) as its newest user message. Being a read, it does not wait for the
-        database's single writer, so a burst of chats reaches the providers sooner; the turn is
-        recorded with :meth:`record_turn`."""
+        stored yet, with ``pending_attachments``) as its newest user message. Being a read, it
+        does not wait for the database's single writer, so a burst of chats reaches the
+        providers sooner; the turn is recorded with :meth:`record_turn`."""
         async with self._read() as session:
             chat = await session.get(Chat, chat_id)
             rows = await context_rows(session, chat_id, thread_id, limit)
