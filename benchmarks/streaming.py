@@ -496,6 +496,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--startups", type=int, default=None,
                         help="restarts measured for the start-up table (default: 3 with the "
                              "standard runs, 0 with --chats)")
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up table")
     parser.add_argument("--bot-root", type=Path, default=None,
                         help="run the bot from this source tree (to compare two versions)")
     args = parser.parse_args(argv)
@@ -504,6 +505,8 @@ def main(argv: list[str] | None = None) -> None:
     starts = asyncio.run(startups(restarts, args.bot_root)) if restarts > 0 else []
     if starts:
         print(startup_table(starts), flush=True)
+    if args.startup_only:
+        return
     results = []
     for spec in specs:
         result = asyncio.run(
