@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bench-model"
 WRITES = {"sendMessage", "editMessageText"}
 ARRIVALS = ("lockstep", "realistic")
+PYTHON: dict[str, str] = {}  # "executable": the interpreter that runs the bot (--python)
 BOT_WRITES_PER_SECOND = 30  # the fake Bot API's bot-wide limit: the floor of a large run
 
 
@@ -180,7 +181,7 @@ async def start_bot(
     polls = telegram.long_polls_waiting
     launched = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=cwd, env=env,
+        PYTHON.get("executable", sys.executable), "-m", "bot", cwd=cwd, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
     )
     sampler = TreeSampler(process.pid)
@@ -499,7 +500,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--startup-only", action="store_true", help="only the start-up table")
     parser.add_argument("--bot-root", type=Path, default=None,
                         help="run the bot from this source tree (to compare two versions)")
+    parser.add_argument("--python", help="interpreter that runs the bot, e.g. a venv's with only "
+                        "the project's dependencies (`pip install .`), as in production")
     args = parser.parse_args(argv)
+    if args.python:
+        PYTHON["executable"] = args.python
     specs = [RunSpec(args.chats, args.turns, args.groups, args.arrival)] if args.chats else STANDARD_RUNS
     restarts = args.startups if args.startups is not None else (0 if args.chats else 3)
     starts = asyncio.run(startups(restarts, args.bot_root)) if restarts > 0 else []
