@@ -3,13 +3,14 @@
 Alembic (about 11 MiB of resident memory once imported) is needed only while the schema is
 upgraded. :func:`upgrade_to_head` imports it only when called; :func:`upgrade_in_subprocess`
 runs ``python -m bot.storage upgrade`` in a child process, so a long-running bot never loads it,
-and starts no child at all when the database is already at :data:`HEAD_REVISION` (one query).
+and starts no child at all when the database is already at :func:`head_revision` (one query).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,13 +20,33 @@ from sqlalchemy.pool import NullPool
 
 from .engine import create_engine
 
-#: The newest migration's revision id (``migrations/versions``), known without importing
-#: Alembic; ``tests/storage/test_schema_skip.py`` checks it against Alembic's head.
-HEAD_REVISION = "0001"
-
 #: The folder holding the ``bot`` package, so the child finds it even when the project is not
 #: installed and the working directory is elsewhere.
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+#: The Alembic scripts (``migrations/versions``).
+VERSIONS = PACKAGE_ROOT / "migrations" / "versions"
+
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+)$", re.MULTILINE)
+_QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
+
+
+def head_revision(versions: Path = VERSIONS) -> str | None:
+    """The newest revision id among the migration scripts in ``versions``, read from their
+    ``revision = "..."`` and ``down_revision = ...`` lines without importing Alembic: the one
+    revision no other script revises. ``None`` when that is not exactly one (no scripts, or
+    several heads): then start-up lets the upgrade child decide.
+    ``tests/storage/test_schema_skip.py`` checks it against Alembic's own head.
+    """
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for script in versions.glob("*.py"):
+        for name, value in _REVISION.findall(script.read_text(encoding="utf-8")):
+            found = set(_QUOTED.findall(value))
+            (revisions if name == "revision" else revised).update(found)
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
 
 
 class SchemaUpgradeError(RuntimeError):
@@ -61,13 +82,14 @@ async def stored_revision(url: str) -> str | None:
 async def upgrade_in_subprocess(url: str) -> bool:
     """Upgrade the database at ``url`` to the newest migration in a child process.
 
-    Returns False, starting no child, when the database is already at :data:`HEAD_REVISION`
+    Returns False, starting no child, when the database is already at :func:`head_revision`
     (the usual restart: the child costs about 0.35 s of CPU and 60 MiB); True after an upgrade.
     The URL travels in the child's environment (``DATABASE_URL``), never on its command line
     (where other users could read a password). Raises SchemaUpgradeError with the last line of
     the child's error output when the upgrade fails.
     """
-    if await stored_revision(url) == HEAD_REVISION:
+    head = head_revision()
+    if head is not None and await stored_revision(url) == head:
         return False
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import SchemaUpgradeError, upgrade_in_subprocess
-from bot.storage.migrate import head_revision
-from bot.storage.schema import HEAD_REVISION, stored_revision
+from bot.storage import SchemaUpgradeError, migrate, upgrade_in_subprocess
+from bot.storage.schema import head_revision, stored_revision
 
 from .conftest import BACKENDS
 
@@ -19,8 +18,28 @@ backends = pytest.mark.parametrize("empty_database_url", BACKENDS, indirect=True
 
 
 def test_head_revision_is_alembics_head() -> None:
-    # A new migration must update HEAD_REVISION, or every start would skip the upgrade.
-    assert HEAD_REVISION == head_revision()
+    # Read from the scripts without Alembic; it must agree, or a start would skip an upgrade.
+    assert head_revision() is not None
+    assert head_revision() == migrate.head_revision()
+
+
+def _script(folder: Path, name: str, revision: str, down: str) -> None:
+    (folder / name).write_text(
+        f'"""{name}"""\n\nrevision: str = "{revision}"\ndown_revision: str | None = {down}\n'
+        "branch_labels = None\n"
+    )
+
+
+def test_head_revision_reads_the_chain_and_gives_up_on_several_heads(tmp_path: Path) -> None:
+    assert head_revision(tmp_path) is None  # no scripts
+    _script(tmp_path, "0001_a.py", "0001", "None")
+    _script(tmp_path, "0002_b.py", "0002", '"0001"')
+    _script(tmp_path, "0003_c.py", "0003", '"0002"')
+    assert head_revision(tmp_path) == "0003"
+    _script(tmp_path, "0004_d.py", "0004", '"0002"')  # a second branch from 0002
+    assert head_revision(tmp_path) is None  # two heads: the upgrade child decides
+    _script(tmp_path, "0005_merge.py", "0005", '("0003", "0004")')
+    assert head_revision(tmp_path) == "0005"
 
 
 @backends
@@ -30,12 +49,12 @@ async def test_an_empty_database_is_upgraded_in_a_child_then_skipped(
     assert await stored_revision(empty_database_url) is None
 
     assert await upgrade_in_subprocess(empty_database_url) is True
-    assert await stored_revision(empty_database_url) == HEAD_REVISION
+    assert await stored_revision(empty_database_url) == head_revision()
 
     # No child this time: with no Python to start, the up-to-date database still passes.
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
     assert await upgrade_in_subprocess(empty_database_url) is False
-    assert await stored_revision(empty_database_url) == HEAD_REVISION
+    assert await stored_revision(empty_database_url) == head_revision()
 
 
 async def test_a_database_at_another_revision_goes_to_the_child(tmp_path: Path) -> None:
