@@ -24,6 +24,11 @@ A write (sendMessage, editMessageText, sendPhoto, ...) takes one token from its 
 AND one from the bot bucket. The bot bucket is granted by priority (:class:`Priority`:
 ``FINAL`` before ``FIRST`` before ``EDIT``, FIFO within a priority): when hundreds of chats
 stream at once, final texts land first, then first messages, intermediate edits last.
+An intermediate edit also leaves ``edit_bot_reserve`` bot tokens for the first and final texts
+of other chats (default: all but one: edits use the refill, never the burst). Without it, 20
+chats streaming in step spend 20 of the 28 tokens on edits that the final texts supersede a
+moment later, and the next first texts wait behind the refill; with it, those first and final
+texts find the burst, and an edit still waiting when its reply ends is replaced by the final text.
 
 A 429 answer (``RetryAfter``) blocks only the chat it came from (:meth:`FloodControl.penalize`),
 never the whole bot: a 429 cannot tell a chat limit from a bot-wide one, our bot bucket already
@@ -104,6 +109,8 @@ class FloodControl:
     """Token buckets per chat and per bot, granted by priority.
 
     Rates are in tokens per second, bursts (capacities) in tokens; a token is one write.
+    ``edit_bot_reserve``: bot tokens a ``Priority.EDIT`` write must leave (default
+    ``bot_burst - 1``; capped so that a full bot bucket always suffices).
     ``clock`` returns seconds (``time.monotonic`` by default) and ``sleep`` is awaited with
     seconds; both are injectable so tests run on a fake clock with exact grants.
     """
@@ -117,6 +124,7 @@ class FloodControl:
         group_burst: float = 4,
         bot_rate: float = 28.0,
         bot_burst: float = 28,
+        edit_bot_reserve: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
@@ -125,6 +133,8 @@ class FloodControl:
         self._clock = clock
         self._sleep = sleep
         self._bot = _Bucket(bot_rate, bot_burst, bot_burst, clock())
+        reserve = bot_burst - 1 if edit_bot_reserve is None else edit_bot_reserve
+        self._edit_bot_need = min(1.0 + max(0.0, reserve), bot_burst)  # bot tokens an EDIT needs
         self._chats: dict[int | str, _Bucket] = {}
         self._waiters: list[_Waiter] = []
         self._seq = 0
@@ -232,9 +242,10 @@ class FloodControl:
                     wake = min(wake, chat.ready_at(now, waiter.need))
                     remaining.append(waiter)
                     continue
-            if bot_blocked or not bot.ready(now, 1.0):
+            bot_need = self._edit_bot_need if waiter.priority == Priority.EDIT else 1.0
+            if bot_blocked or not bot.ready(now, bot_need):
                 if not bot_blocked:
-                    wake = min(wake, bot.ready_at(now, 1.0))
+                    wake = min(wake, bot.ready_at(now, bot_need))
                     bot_blocked = True  # strict priority: nobody behind may take the bot's next token
                 remaining.append(waiter)
                 continue

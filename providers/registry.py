@@ -15,7 +15,6 @@ last (raw text with a free quota that runs out, signalled only by a sentinel rep
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -145,6 +144,8 @@ class ModelRegistry:
         pinned = {route.name.lower(): route.name
                   for routes in self._routes.values() for route in routes}
         candidates = {**pinned, **self._spelling}
+        import difflib  # only for an unknown model's suggestions: not imported at start-up
+
         matches = difflib.get_close_matches(key, list(candidates), n=5, cutoff=0.6)
         return [candidates[match] for match in matches]
 

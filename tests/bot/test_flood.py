@@ -297,3 +297,77 @@ async def test_paced_calls_pass_straight_through(fake_tg: FakeTelegram) -> None:
         await bot.shutdown()
     assert flood.tokens(504) == 3.0  # nothing was taken: the caller acquired its own tokens
     assert [m.text for m in fake_tg.bot_messages(504)] == ["paced"]
+
+
+# ---- the bot-wide reserve: intermediate edits leave the burst to first and final texts ----------
+
+
+async def test_edits_in_step_leave_the_burst_to_the_next_first_texts(fake_time: FakeTime) -> None:
+    # 20 chats edit at once, then 20 other chats' first texts arrive: the first texts all go at
+    # once (the edits took only the refill), the edits follow one per bot token.
+    grants = Grants(flood_on(fake_time), fake_time)
+    for chat_id in range(1, 21):
+        grants.start(f"edit-{chat_id}", chat_id, Priority.EDIT)
+    await settle()
+    for chat_id in range(101, 121):
+        grants.start(f"first-{chat_id}", chat_id, Priority.FIRST)
+    await settle()
+    at_once = [label for label, t in grants.log if t == 0.0]
+    assert sorted(at_once) == sorted(["edit-1"] + [f"first-{c}" for c in range(101, 121)])
+    await fake_time.advance(2)
+    assert len(grants.log) == 40  # every edit went too, in order
+    assert [label for label, _ in grants.log if label.startswith("edit")] == [
+        f"edit-{c}" for c in range(1, 21)
+    ]
+
+
+async def test_final_texts_after_edits_find_the_burst(fake_time: FakeTime) -> None:
+    grants = Grants(flood_on(fake_time), fake_time)
+    for chat_id in range(1, 21):
+        grants.start(f"edit-{chat_id}", chat_id, Priority.EDIT)
+    await fake_time.advance(0.25)  # the edits are spread over the refill meanwhile
+    edits_so_far = len(grants.log)
+    assert edits_so_far < 20
+    for chat_id in range(101, 121):
+        grants.start(f"final-{chat_id}", chat_id, Priority.FINAL)
+    await settle()
+    finals_at_once = [label for label, t in grants.log if t == 0.25 and label.startswith("final")]
+    assert len(finals_at_once) == 20
+
+
+async def test_edits_alone_still_get_the_whole_bot_rate(fake_time: FakeTime) -> None:
+    # The reserve takes no throughput from edits: with nothing else waiting, one edit per refilled
+    # token (28 per second), never a burst.
+    grants = Grants(flood_on(fake_time), fake_time)
+    for chat_id in range(1, 51):
+        grants.start(str(chat_id), chat_id, Priority.EDIT)
+    await fake_time.advance(2)
+    times = [t for _, t in grants.log]
+    assert times == pytest.approx([k / 28 for k in range(50)])
+
+
+async def test_edit_bot_reserve_is_a_setting_and_capped_by_the_burst(fake_time: FakeTime) -> None:
+    no_reserve = Grants(flood_on(fake_time, edit_bot_reserve=0), fake_time)
+    for chat_id in range(1, 29):
+        no_reserve.start(str(chat_id), chat_id, Priority.EDIT)
+    await settle()
+    assert len(no_reserve.log) == 28  # the old behaviour: edits may take the whole burst
+    capped = Grants(flood_on(fake_time, edit_bot_reserve=100), fake_time)
+    capped.start("edit", 1, Priority.EDIT)
+    await settle()
+    assert capped.log == [("edit", fake_time.now)]  # a full bot bucket always suffices
+
+
+async def test_a_waiting_edit_gives_way_to_its_final_text(fake_time: FakeTime) -> None:
+    # The reply streamer cancels a waiting edit when its source ends and acquires at FINAL: the
+    # final text goes at once, the edit is never sent (the final text supersedes it).
+    flood = flood_on(fake_time, bot_burst=3, bot_rate=1.0)
+    grants = Grants(flood, fake_time)
+    grants.start("first-a", 1, Priority.FIRST)
+    await settle()
+    edit = grants.start("edit-b", 2, Priority.EDIT)  # needs a full bucket: 3 tokens
+    await settle()
+    edit.cancel()
+    grants.start("final-b", 2, Priority.FINAL)
+    await fake_time.advance(5)
+    assert grants.log == [("first-a", 0.0), ("final-b", 0.0)]
