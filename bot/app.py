@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.ext import Application, ApplicationBuilder
 
 import providers.settings
 from bot import chat_migration, handlers
 from bot.flood import FloodControl
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
 from bot.lifecycle import connect, set_command_menu, shut_down
+from bot.ordering import ChatOrderedUpdateProcessor
 from bot.polling import InboxPoller
 from bot.retries import RetryingRateLimiter
 from bot.service import ChatService
@@ -33,51 +32,6 @@ from providers import ModelRegistry, default_registry
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "⚠️ My previous reply was interrupted by a restart. Send /retry to get it again."
-
-
-class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
-    """Handles updates of one chat (and forum topic) in order, different chats concurrently.
-
-    ``/stop`` and button taps skip the queue, so they act while a reply is being written.
-    Asyncio locks wake waiters first-in first-out, and PTB starts update tasks in the order
-    getUpdates returned them, so a chat's messages are answered in the order they were sent.
-    """
-
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
-
-    @staticmethod
-    def _key(update: object) -> tuple[int, int] | None:
-        if not isinstance(update, Update) or update.callback_query is not None:
-            return None
-        message = update.effective_message
-        if message is None:
-            return None
-        text = message.text or ""
-        if text.split("@", 1)[0].split(maxsplit=1)[:1] == ["/stop"]:
-            return None
-        thread = message.message_thread_id if message.is_topic_message else 0
-        return (message.chat.id, thread or 0)
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = self._key(update)
-        if key is None:
-            await coroutine
-            return
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to tear down."""
 
 
 class TokenFormatter(logging.Formatter):

@@ -22,8 +22,9 @@ so both go out at once even when the user answers right away.
 
 A write (sendMessage, editMessageText, sendPhoto, ...) takes one token from its chat bucket
 AND one from the bot bucket. The bot bucket is granted by priority (:class:`Priority`:
-``FINAL`` before ``FIRST`` before ``EDIT``, FIFO within a priority): when hundreds of chats
-stream at once, final texts land first, then first messages, intermediate edits last.
+``ANSWER`` before ``FINAL`` before ``FIRST`` before ``EDIT``, FIFO within a priority): when
+hundreds of chats stream at once, answers to commands and button taps go first (one write each,
+which a user waits for), then final texts, then first messages, intermediate edits last.
 An intermediate edit also leaves ``edit_bot_reserve`` bot tokens for the first and final texts
 of other chats (default: all but one: edits use the refill, never the burst). Without it, 20
 chats streaming in step spend 20 of the 28 tokens on edits that the final texts supersede a
@@ -70,9 +71,10 @@ ChatId = int | str | None
 class Priority(enum.IntEnum):
     """Order in which waiting writes get the bot-wide budget (lower goes first)."""
 
-    FINAL = 0  # completes a reply: the complete text, a one-shot answer, a photo
-    FIRST = 1  # the first visible text of a reply
-    EDIT = 2  # an intermediate edit of a growing reply
+    ANSWER = 0  # answers a command or a button tap (one write a user is waiting for)
+    FINAL = 1  # completes a reply: the complete text, a notice, a photo
+    FIRST = 2  # the first visible text of a reply
+    EDIT = 3  # an intermediate edit of a growing reply
 
 
 @dataclass(slots=True)
@@ -315,7 +317,8 @@ class FloodRateLimiter(BaseRateLimiter[dict[str, Any]]):
 
     Use with ``ApplicationBuilder().rate_limiter(FloodRateLimiter(flood))``. Every write (see
     :func:`is_write`) waits for its tokens at ``rate_limit_args["priority"]`` (default
-    ``Priority.FINAL``: one-shot answers complete a reply). A ``RetryAfter`` penalizes the
+    ``Priority.ANSWER``: the bot's own writes outside the reply streamer answer commands and
+    button taps; answerCallbackQuery is no write and never waits). A ``RetryAfter`` penalizes the
     chat and the call is retried up to ``max_retries`` times, then re-raised. Calls made with
     ``rate_limit_args={"paced": True}`` (the reply streamer's, which acquired their tokens
     already) pass straight through, ``RetryAfter`` included. Non-writes are never delayed.
@@ -345,7 +348,7 @@ class FloodRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if options.get("paced") or not is_write(endpoint):
             return await callback(*args, **kwargs)
         chat_id = _chat_key(data.get("chat_id"))
-        priority = Priority(options.get("priority", Priority.FINAL))
+        priority = Priority(options.get("priority", Priority.ANSWER))
         attempt = 0
         while True:
             await self.flood.acquire(chat_id, priority)

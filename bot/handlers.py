@@ -1,14 +1,18 @@
 """Telegram handlers: read the update, call the service, hand the stream to the reply streamer.
 
 No SQL and no HTTP here. :func:`register` adds every handler to an application; the objects the
-handlers need live in ``application.bot_data["deps"]`` (a :class:`Deps`).
+handlers need live in ``application.bot_data["deps"]`` (a :class:`~bot.deps.Deps`). The model
+commands are in :mod:`bot.model_menu`, the handlers of files and ``/voice`` in
+:mod:`bot.media_handlers`.
+
+``/stop``, ``/forget`` and ``/new`` act at once (the update processor runs them outside the
+chat's queue). In a group, ``/forget`` and stopping someone else's reply are for the group's
+administrators and ``ADMIN_USER_IDS`` (:func:`bot.access.is_moderator`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import BotCommand, Message, Update
 from telegram.constants import ChatType, MessageEntityType
 from telegram.ext import (
     Application,
@@ -19,12 +23,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot.access import is_moderator
+from bot.deps import Deps, allowed, deps_of, message_of, sink_of, target_of, user_id_of
 from bot.inputs import FileFetcher
-from bot.service import ChatService, ChatTarget
-from bot.settings import Settings
-from bot.sink import TelegramSink
-from bot.streamer import ReplyStreamer
-from providers import UnknownModelError
+from bot.model_menu import model_button, model_command, models_command
+
+__all__ = ["COMMANDS", "Deps", "addressed_text", "register", "target_of"]
 
 COMMANDS = [
     BotCommand("start", "Start talking to the bot"),
@@ -47,7 +51,7 @@ HELP = (
     "/models — every provider and its models\n"
     "/new — start a new conversation\n"
     "/retry — answer your last message again\n"
-    "/stop — stop the reply being written\n"
+    "/stop — stop the reply being written, and the messages waiting for one\n"
     "/forget — delete everything stored for this chat\n"
     "/voice — spoken replies on or off"
 )
@@ -55,31 +59,9 @@ NOT_TEXT = (
     "I can't use this kind of message. I take text, voice messages, audio files, video notes, "
     "photos and documents (text files, code, CSV, JSON, PDFs)."
 )
-CALLBACK_PREFIX = "model:"
-
-
-@dataclass
-class Deps:
-    service: ChatService
-    streamer: ReplyStreamer
-    settings: Settings
-
-
-def _deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
-    return context.application.bot_data["deps"]
-
-
-def target_of(message: Message) -> ChatTarget:
-    """The chat (and forum topic) a message belongs to."""
-    thread = message.message_thread_id if message.is_topic_message else None
-    return ChatTarget(message.chat.id, thread or 0, message.chat.type)
-
-
-def _sink(deps: Deps, message: Message) -> TelegramSink:
-    target = target_of(message)
-    return TelegramSink(
-        deps.streamer, target.chat_id, target.thread_id or None, message.message_id
-    )
+NOTHING_RUNNING = "Nothing is being written right now."
+STOP_NOT_YOURS = "Only this group's administrators can stop a reply to someone else."
+FORGET_NOT_ADMIN = "Only this group's administrators can delete its history."
 
 
 def _replies_to_bot(message: Message, bot_id: int) -> bool:
@@ -107,22 +89,11 @@ def addressed_text(message: Message, bot_id: int, bot_username: str) -> str | No
     return None
 
 
-async def _allowed(update: Update, deps: Deps) -> bool:
-    user = update.effective_user
-    if deps.settings.is_allowed(user.id if user else None):
-        return True
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(
-            f"Sorry, this bot is private (your user id is {user.id if user else 'unknown'})."
-        )
-    return False
-
-
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    deps = _deps(context)
+    message = message_of(update)
+    deps = deps_of(context)
     text = addressed_text(message, context.bot.id, context.bot.username)
-    if text is None or not await _allowed(update, deps):
+    if text is None or not await allowed(update, deps):
         return
     if not text.strip():
         await message.reply_text("Your message is empty: write me a question.")
@@ -130,157 +101,105 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await deps.service.run_turn(
         target_of(message),
         text,
-        _sink(deps, message),
+        sink_of(deps, message),
         telegram_message_id=message.message_id,
         files=_files(context),
+        user_id=user_id_of(update),
     )
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, locations, polls, videos…: say what we accept."""
-    message = update.effective_message
+    message = message_of(update)
     if message.chat.type != ChatType.PRIVATE and not _replies_to_bot(message, context.bot.id):
         return
-    if await _allowed(update, _deps(context)):
+    if await allowed(update, deps_of(context)):
         await message.reply_text(NOT_TEXT)
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command the bot does not have, in a private chat (in groups it may be another bot's)."""
-    if await _allowed(update, _deps(context)):
-        command = (update.effective_message.text or "").split(maxsplit=1)[0]
-        await update.effective_message.reply_text(
+    if await allowed(update, deps_of(context)):
+        message = message_of(update)
+        command = (message.text or "").split(maxsplit=1)[0]
+        await message.reply_text(
             f"I don't know the command {command}. Send /help to see what I can do."
         )
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if await _allowed(update, _deps(context)):
+    if await allowed(update, deps_of(context)):
         name = update.effective_user.first_name if update.effective_user else "there"
-        await update.effective_message.reply_text(f"Hello, {name}!\n\n{HELP}")
+        await message_of(update).reply_text(f"Hello, {name}!\n\n{HELP}")
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if await _allowed(update, _deps(context)):
-        await update.effective_message.reply_text(HELP)
-
-
-def model_keyboard(deps: Deps, current: str) -> InlineKeyboardMarkup:
-    """One row per provider: its name, then its models (a tap switches; ✓ marks the current)."""
-    rows = []
-    for provider, models in deps.service.registry.models().items():
-        buttons = []
-        for model in models:
-            pinned = f"{provider}/{model}"
-            label = f"✓ {model}" if current.lower() in (model.lower(), pinned.lower()) else model
-            buttons.append(InlineKeyboardButton(label, callback_data=CALLBACK_PREFIX + pinned))
-        rows.append([InlineKeyboardButton(f"— {provider} —", callback_data="noop")])
-        rows.extend(buttons[i : i + 3] for i in range(0, len(buttons), 3))
-    return InlineKeyboardMarkup(rows)
-
-
-async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    if not await _allowed(update, deps):
-        return
-    message = update.effective_message
-    target = target_of(message)
-    if context.args:
-        name = " ".join(context.args)
-        try:
-            model = await deps.service.set_model(target, name)
-        except UnknownModelError as error:
-            hint = f" Did you mean: {', '.join(error.suggestions)}?" if error.suggestions else ""
-            await message.reply_text(f"Unknown model “{name}”.{hint} Send /models for the list.")
-            return
-        await message.reply_text(f"Model switched to {model}.")
-        return
-    current = await deps.service.current_model(target)
-    await message.reply_text(
-        f"Current model: {current}\nTap a model to switch:",
-        reply_markup=model_keyboard(deps, current),
-    )
-
-
-async def model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    deps = _deps(context)
-    if not deps.settings.is_allowed(query.from_user.id):
-        await query.answer("Sorry, this bot is private.", show_alert=True)
-        return
-    data = query.data or ""
-    if not data.startswith(CALLBACK_PREFIX) or query.message is None:
-        await query.answer()
-        return
-    target = target_of(query.message)
-    try:
-        model = await deps.service.set_model(target, data[len(CALLBACK_PREFIX) :])
-    except UnknownModelError:
-        await query.answer("That model is no longer offered.", show_alert=True)
-        return
-    await query.answer(f"Model: {model}")
-    await query.edit_message_text(
-        f"Current model: {model}\nTap a model to switch:", reply_markup=model_keyboard(deps, model)
-    )
-
-
-async def models_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    if not await _allowed(update, deps):
-        return
-    registry = deps.service.registry
-    lines = []
-    for provider, models in registry.models().items():
-        health = registry.health.get(provider)
-        if health is None or health.ok is None:
-            state = "not tried yet"
-        elif health.ok:
-            state = "answered last time"
-        else:
-            state = f"failed last time: {health.error}"
-        lines.append(f"{provider} ({state})\n  " + ", ".join(models))
-    await update.effective_message.reply_text("\n".join(lines))
+    if await allowed(update, deps_of(context)):
+        await message_of(update).reply_text(HELP)
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    if await _allowed(update, deps):
-        target = target_of(update.effective_message)
-        await deps.service.store.new_conversation(target.chat_id, target.thread_id)
-        await update.effective_message.reply_text("Started a new conversation.")
+    deps = deps_of(context)
+    if await allowed(update, deps):
+        message = message_of(update)
+        await deps.service.control.new_conversation(target_of(message).key)
+        await message.reply_text("Started a new conversation.")
 
 
 async def retry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    if not await _allowed(update, deps):
+    deps = deps_of(context)
+    if not await allowed(update, deps):
         return
-    message = update.effective_message
+    message = message_of(update)
     result = await deps.service.retry(
-        target_of(message), _sink(deps, message), files=_files(context)
+        target_of(message),
+        sink_of(deps, message),
+        files=_files(context),
+        telegram_message_id=message.message_id,
+        user_id=user_id_of(update),
     )
     if result is None:
         await message.reply_text("There is nothing to retry yet: send me a message.")
 
 
 async def stop_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    if not await _allowed(update, deps):
+    """Stop the reply being written and drop the messages waiting for one: all of them for a
+    moderator (see :func:`bot.access.is_moderator`), else only the sender's own."""
+    deps = deps_of(context)
+    if not await allowed(update, deps):
         return
-    if not deps.service.stop(target_of(update.effective_message)):
-        await update.effective_message.reply_text("Nothing is being written right now.")
+    message = message_of(update)
+    user_id = user_id_of(update)
+    key = target_of(message).key
+    control = deps.service.control
+    running = control.running(key)
+    if await is_moderator(context.bot, message.chat, user_id, deps.settings):
+        stopped = control.stop(key, before=message.message_id)
+    else:
+        stopped = control.stop(key, before=message.message_id, user_id=user_id)
+        if running is not None and running.user_id != user_id:
+            await message.reply_text(STOP_NOT_YOURS)
+            return
+    if not stopped and running is None:
+        await message.reply_text(NOTHING_RUNNING)
 
 
 async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    if await _allowed(update, deps):
-        chat_id = update.effective_message.chat.id
-        deleted = await deps.service.store.delete_chat(chat_id)
-        await update.effective_message.reply_text(
-            f"Deleted everything stored for this chat ({deleted} messages)."
-        )
+    deps = deps_of(context)
+    if not await allowed(update, deps):
+        return
+    message = message_of(update)
+    if not await is_moderator(context.bot, message.chat, user_id_of(update), deps.settings):
+        await message.reply_text(FORGET_NOT_ADMIN)
+        return
+    deleted = await deps.service.control.forget(message.chat.id, before=message.message_id)
+    await message.reply_text(f"Deleted everything stored for this chat ({deleted} messages).")
 
 
 # ---- files (issue 11): the handlers live in bot/media_handlers.py ----------------------------
+
+# The names bot.media_handlers imports from here.
+_allowed, _deps, _sink = allowed, deps_of, sink_of
 
 
 def _files(context: ContextTypes.DEFAULT_TYPE) -> FileFetcher:

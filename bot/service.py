@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, S
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.control import ChatControl
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
@@ -23,7 +24,7 @@ from bot.settings import Settings
 from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
 from bot.stored_reply import NOT_KEPT, StoredReply
-from bot.turns import RunningTurns
+from bot.turns import Dropped, RunningTurns
 from providers import (
     ImageResponse,
     ModelRegistry,
@@ -118,8 +119,10 @@ class TurnResult:
 class ChatService:
     """Drives turns; one instance per process, shared by every chat.
 
-    ``stop(target)`` ends the turn running for a chat (the text so far stays); turns of one chat
-    are serialised by the caller (the bot's update processor), different chats run concurrently.
+    ``control`` (:class:`bot.control.ChatControl`) stops, forgets and starts anew at once,
+    acting on the running turn and the waiting ones (a turn dropped by ``/stop`` is stored as
+    stopped, unanswered); turns of one chat are serialised by the caller (the bot's update
+    processor), different chats run concurrently.
     ``turns`` (:class:`bot.turns.RunningTurns`) ends them all at shutdown: a turn cut short is
     stored as ``INTERRUPTED`` with its text so far and the chat gets :data:`SHUTDOWN_NOTICE`; a
     turn arriving once the shutdown began is stored the same way, without asking the provider.
@@ -135,6 +138,7 @@ class ChatService:
         self.registry = registry
         self.settings = settings
         self.turns = RunningTurns()  # /stop and shutdown end them
+        self.control = ChatControl(store, self.turns)
 
     # -- models ------------------------------------------------------------------------------
 
@@ -171,10 +175,6 @@ class ChatService:
 
     # -- turns -------------------------------------------------------------------------------
 
-    def stop(self, target: ChatTarget) -> bool:
-        """Ask the chat's running turn to stop; False when nothing is running."""
-        return self.turns.stop(target.key)
-
     async def run_turn(
         self,
         target: ChatTarget,
@@ -183,11 +183,19 @@ class ChatService:
         *,
         telegram_message_id: int | None = None,
         files: FileFetcher | None = None,
+        user_id: int | None = None,
     ) -> TurnResult:
         """Answer the user's message with the chat's model (with the conversation's history);
         the message and the reply are stored as the reply is written. ``files`` fetches the
-        earlier turns' photos again for a model that can see (without it they go as text)."""
-        return await self._answer(target, sink, UserTurn(text), telegram_message_id, files)
+        earlier turns' photos again for a model that can see (without it they go as text).
+        A turn dropped by ``/stop`` (``user_id``'s, or everyone's) is stored as stopped and not
+        answered (status ``STOPPED``)."""
+        dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
+        if dropped is not None:
+            return await self._dropped(target, text, telegram_message_id, dropped)
+        return await self._answer(
+            target, sink, UserTurn(text), telegram_message_id, files, user_id
+        )
 
     async def run_upload_turn(
         self,
@@ -198,13 +206,18 @@ class ChatService:
         *,
         telegram_message_id: int | None = None,
         files: FileFetcher | None = None,
+        user_id: int | None = None,
     ) -> TurnResult | None:
         """Answer files the user sent (with ``text``, their caption) like a text message: a
         voice message's transcript is shown first, then answered; documents become text;
         photos go to the model as images (see :mod:`bot.inputs`).
 
         A file that cannot be used gets a one-line answer and no turn (returns None); a
-        transcription endpoint that fails ends the turn as failed, with the voice stored."""
+        transcription endpoint that fails ends the turn as failed, with the voice stored. A turn
+        dropped by ``/stop`` is stored as stopped (its caption) and not answered."""
+        dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
+        if dropped is not None:
+            return await self._dropped(target, text, telegram_message_id, dropped)
         converters = Converters(
             self.settings.document_max_chars,
             self.settings.transcription_endpoint,
@@ -220,7 +233,7 @@ class ChatService:
                                                     telegram_message_id)
         if turn.heard:
             await sink.notice(turn.heard)
-        return await self._answer(target, sink, turn, telegram_message_id, files)
+        return await self._answer(target, sink, turn, telegram_message_id, files, user_id)
 
     async def refusal(
         self, target: ChatTarget, kind: str, seconds: int | None = None
@@ -240,17 +253,48 @@ class ChatService:
         )
 
     async def retry(
-        self, target: ChatTarget, sink: ReplySink, *, files: FileFetcher | None = None
+        self,
+        target: ChatTarget,
+        sink: ReplySink,
+        *,
+        files: FileFetcher | None = None,
+        telegram_message_id: int | None = None,
+        user_id: int | None = None,
     ) -> TurnResult | None:
         """Answer the conversation's last user message again (dropping the replies after it).
 
-        Returns None when the conversation has no user message yet.
+        Returns None when the conversation has no user message yet; a retry (``/retry`` is
+        message ``telegram_message_id``) dropped by ``/stop`` changes nothing (``STOPPED``).
         """
+        dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
+        if dropped is not None:
+            return await self._dropped(target, None, telegram_message_id, dropped)
         last = await self.store.last_user_message(target.chat_id, target.thread_id)
         if last is None:
             return None
         await self.store.delete_last_reply(target.chat_id, target.thread_id)
-        return await self._answer(target, sink, None, None, files)
+        return await self._answer(target, sink, None, telegram_message_id, files, user_id)
+
+    async def _dropped(
+        self,
+        target: ChatTarget,
+        text: str | None,
+        telegram_message_id: int | None,
+        dropped: Dropped,
+    ) -> TurnResult:
+        """A turn dropped before it ran: its message is stored with a stopped, empty reply."""
+        model = self.model_of(await self.store.get_chat(target.chat_id))
+        if dropped.record and text is not None:
+            await self.store.record_turn(
+                target.chat_id,
+                chat_type=target.chat_type,
+                thread_id=target.thread_id,
+                user_message=text,
+                telegram_message_id=telegram_message_id,
+                model=model,
+                reply_status=ReplyStatus.STOPPED,
+            )
+        return TurnResult(ReplyStatus.STOPPED, "", model, None, [])
 
     async def _answer(
         self,
@@ -259,6 +303,7 @@ class ChatService:
         turn: UserTurn | None,
         telegram_message_id: int | None,
         files: FileFetcher | None = None,
+        user_id: int | None = None,
     ) -> TurnResult:
         async def read_context() -> tuple[ChatRecord | None, list[dict[str, Any]]]:
             return await self.store.turn_context(
@@ -296,7 +341,7 @@ class ChatService:
                 chat_type=target.chat_type,
                 thread_id=target.thread_id,
                 user_message=None if turn is None else turn.text,
-                telegram_message_id=telegram_message_id,
+                telegram_message_id=None if turn is None else telegram_message_id,
                 model=model,
                 attachments=None if turn is None else turn.attachments,
             )
@@ -313,7 +358,11 @@ class ChatService:
             retry_timeout=retry_timeout,
         )
         try:
-            with self.turns.running(target.key) as stop:
+            with self.turns.running(
+                target.key, user_id=user_id, message_id=telegram_message_id
+            ) as running:
+                reply.recording.add_done_callback(lambda _: running.recorded.set())
+                stop = running.stop
                 if routes[0].is_image:
                     result = await self._answer_image(routes, history, reply, sink, stop)
                 else:

@@ -56,6 +56,12 @@ class Settings(ProviderSettings):
     )
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    refusal_interval: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds between two refusals to one user not allowed (0: refuse every "
+        "message); the messages in between are ignored.",
+    )
     history_limit: int = Field(default=20, ge=1, le=1000, description="Messages of context.")
     history_max_chars: int = Field(
         default=12_000, ge=100, description="Characters of context sent to the provider."

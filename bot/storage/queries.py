@@ -164,11 +164,12 @@ async def context_rows(
     session: AsyncSession, chat_id: int, thread_id: int, limit: int
 ) -> list[tuple[str, str, list[dict[str, Any]] | None]]:
     """(role, content, attachments) of the newest ``limit`` usable messages of the current
-    conversation, newest first: empty messages (without attachments) and failed replies are not
-    usable as context."""
+    conversation, newest first: empty messages (without attachments), failed replies and the
+    user messages of turns dropped by ``/stop`` (stored ``STOPPED``) are not usable as context."""
     usable = (
         or_(Message.content != "", Message.attachments.is_not(None)),
         Message.status != ReplyStatus.FAILED.value,
+        or_(Message.role != "user", Message.status != ReplyStatus.STOPPED.value),
     )
     columns = (Message.role, Message.content, Message.attachments)
     statement = newest_in_current(chat_id, thread_id, limit, *usable, columns=columns)

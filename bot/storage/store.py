@@ -49,24 +49,29 @@ def _user_values(
     content: str,
     telegram_message_id: int | None,
     attachments: list[dict[str, Any]] | None = None,
+    status: ReplyStatus = ReplyStatus.COMPLETE,
 ) -> dict[str, Any]:
     return message_values(
         role="user",
         content=content,
         telegram_message_ids=[] if telegram_message_id is None else [telegram_message_id],
-        status=ReplyStatus.COMPLETE.value,
+        status=status.value,
         attachments=attachments or None,
     )
 
 
-def _reply_values(model: str | None, provider: str | None = None) -> dict[str, Any]:
+def _reply_values(
+    model: str | None,
+    provider: str | None = None,
+    status: ReplyStatus = ReplyStatus.STREAMING,
+) -> dict[str, Any]:
     return message_values(
         role="assistant",
         content="",
         model=model,
         provider=provider,
         telegram_message_ids=[],
-        status=ReplyStatus.STREAMING.value,
+        status=status.value,
     )
 
 
@@ -216,17 +221,23 @@ class Store:
         telegram_message_id: int | None = None,
         model: str | None = None,
         attachments: list[dict[str, Any]] | None = None,
+        reply_status: ReplyStatus = ReplyStatus.STREAMING,
     ) -> MessageRecord:
         """Record a turn's start in one unit of work: the chat (created with ``chat_type`` if
         missing), the user's message (``None``: none, as for ``/retry``; with ``attachments``,
-        the files sent with it) and the empty reply (status ``STREAMING``) after it, which is
-        returned."""
+        the files sent with it) and the empty reply (status ``reply_status``: ``STREAMING``, or
+        ``STOPPED`` for a turn dropped before it ran) after it, which is returned. A dropped
+        turn's user message is stored ``STOPPED`` too: it is kept, but never sent to a model
+        (see :func:`~bot.storage.queries.context_rows`)."""
         async with self._write() as session:
             await ensure_chat(session, chat_id, chat_type)
             if user_message is not None:
-                values = _user_values(user_message, telegram_message_id, attachments)
+                dropped = reply_status is ReplyStatus.STOPPED
+                status = ReplyStatus.STOPPED if dropped else ReplyStatus.COMPLETE
+                values = _user_values(user_message, telegram_message_id, attachments, status)
                 await append_message(session, chat_id, thread_id, values)
-            return await append_message(session, chat_id, thread_id, _reply_values(model))
+            values = _reply_values(model, status=reply_status)
+            return await append_message(session, chat_id, thread_id, values)
 
     async def append_user_message(
         self,

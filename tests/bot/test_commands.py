@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from tests.bot.conftest import RunningBot
 from tests.fakes.providers import Reply
@@ -151,3 +152,47 @@ async def test_an_unknown_command_points_to_help(bot: RunningBot) -> None:
     bot.telegram.send_message(CHAT, "/imagine a castle")
     await bot.wait_for_text(CHAT, "I don't know the command /imagine. Send /help to see what I can do.")
     assert not bot.providers.requests
+
+
+async def test_model_with_a_huge_unknown_name_is_answered_with_it_shortened(bot: RunningBot) -> None:
+    name = "x" * 10_000
+    bot.telegram.send_message(CHAT, f"/model {name}")
+    answer = await bot.wait_for_containing(CHAT, "Unknown model “")
+    assert "xxxx…”" in answer.text and "/models" in answer.text
+    assert len(answer.text) < 200
+    assert not [c for c in bot.telegram.calls_for("sendMessage", CHAT) if c.status != 200]
+
+
+LONG_MODEL = "organisation-with-a-long-name/model-with-a-very-long-identifier-v2.5-instruct"
+
+
+async def test_model_buttons_fit_telegram_s_64_bytes_whatever_the_model_id(
+    make_bot: Callable[..., RunningBot],
+) -> None:
+    bot = make_bot(openai_models=f"gpt-4o-mini,{LONG_MODEL}")
+    await bot.start()
+    bot.telegram.send_message(CHAT, "/model")
+    menu = await bot.wait_for_containing(CHAT, "Current model: gpt-4o-mini")
+    buttons = [b for row in menu.reply_markup["inline_keyboard"] for b in row]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+    long = next(b for b in buttons if b["text"] == LONG_MODEL)
+
+    bot.telegram.press_button(CHAT, menu.message_id, long["callback_data"])
+    await bot.wait_for_containing(CHAT, f"Current model: OpenAI/{LONG_MODEL}")
+    bot.providers.push("openai", Reply("from the long one"))
+    bot.telegram.send_message(CHAT, "hi")
+    await bot.wait_for_text(CHAT, "from the long one")
+    request = bot.providers.requests_for("openai")[-1]
+    assert request.json["model"] == LONG_MODEL
+
+
+async def test_a_button_of_a_model_no_longer_offered_says_so(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/model")
+    menu = await bot.wait_for_containing(CHAT, "Current model: gpt-4o-mini")
+    bot.telegram.press_button(CHAT, menu.message_id, "model#0123456789abcdef")
+    await bot.telegram.wait_for(lambda: bool(bot.telegram.calls_for("answerCallbackQuery")))
+    answer = bot.telegram.calls_for("answerCallbackQuery")[-1]
+    assert answer.params.get("text") == "That model is no longer offered."
+    bot.telegram.send_message(CHAT, "/model")
+    await bot.wait_bot_text(CHAT, lambda ms: len(ms) == 2)
+    assert bot.bot_texts(CHAT)[-1].startswith("Current model: gpt-4o-mini")  # unchanged

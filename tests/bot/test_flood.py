@@ -123,7 +123,7 @@ async def test_bot_bucket_caps_all_chats_at_a_burst_of_28_then_28_per_second(fak
     assert times[28:] == pytest.approx([k / 28 for k in range(1, 6)])
 
 
-async def test_bot_tokens_go_to_final_then_first_then_edit_fifo_within_a_priority(fake_time: FakeTime) -> None:
+async def test_bot_tokens_go_to_answer_final_first_then_edit_fifo_within_a_priority(fake_time: FakeTime) -> None:
     grants = Grants(flood_on(fake_time, bot_burst=1, bot_rate=1.0), fake_time)
     grants.start("warm-up", 1)
     await settle()  # the bot bucket is empty now
@@ -132,9 +132,11 @@ async def test_bot_tokens_go_to_final_then_first_then_edit_fifo_within_a_priorit
     grants.start("final-a", 4, Priority.FINAL)
     grants.start("first-b", 5, Priority.FIRST)
     grants.start("final-b", 6, Priority.FINAL)
+    grants.start("help-answer", 7, Priority.ANSWER)  # asked last, granted first
     await fake_time.advance(10)
     assert grants.log == [
-        ("warm-up", 0.0), ("final-a", 1.0), ("final-b", 2.0), ("first-a", 3.0), ("first-b", 4.0), ("edit", 5.0),
+        ("warm-up", 0.0), ("help-answer", 1.0), ("final-a", 2.0), ("final-b", 3.0), ("first-a", 4.0),
+        ("first-b", 5.0), ("edit", 6.0),
     ]
 
 
@@ -297,6 +299,33 @@ async def test_paced_calls_pass_straight_through(fake_tg: FakeTelegram) -> None:
         await bot.shutdown()
     assert flood.tokens(504) == 3.0  # nothing was taken: the caller acquired its own tokens
     assert [m.text for m in fake_tg.bot_messages(504)] == ["paced"]
+
+
+async def test_limiter_sends_a_command_answer_before_queued_replies(
+    fake_tg: FakeTelegram, fake_time: FakeTime
+) -> None:
+    """A write made through the limiter without a priority (a command's answer, e.g. /help) takes
+    the next bot token before the final texts and edits of replies that were waiting already."""
+    fake_tg.send_message(505, "/help")
+    flood = flood_on(fake_time, bot_burst=1, bot_rate=1.0)
+    grants = Grants(flood, fake_time)
+    bot = await limited_bot(fake_tg, flood)
+    try:
+        grants.start("warm-up", 1)
+        await settle()  # the bot bucket is empty now
+        grants.start("final", 2, Priority.FINAL)
+        grants.start("edit", 3, Priority.EDIT)
+        await settle()
+        answer = asyncio.create_task(bot.send_message(505, "I answer with a large language model."))
+        await settle()
+        await fake_time.advance(1)  # one bot token: it goes to the answer
+        await asyncio.wait_for(answer, 10)
+        assert grants.log == [("warm-up", 0.0)]
+        await fake_time.advance(2)
+        assert grants.log == [("warm-up", 0.0), ("final", 2.0), ("edit", 3.0)]
+    finally:
+        await bot.shutdown()
+    assert [m.text for m in fake_tg.bot_messages(505)] == ["I answer with a large language model."]
 
 
 # ---- the bot-wide reserve: intermediate edits leave the burst to first and final texts ----------

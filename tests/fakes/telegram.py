@@ -20,7 +20,7 @@ pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageE
 Methods (names case-insensitive): getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
 setMyCommands, getMyCommands, deleteMyCommands, sendMessage, editMessageText, editMessageCaption,
 editMessageReplyMarkup, deleteMessage, sendPhoto, sendDocument, sendChatAction,
-answerCallbackQuery, sendMessageDraft, getFile; others: 404 ``Not Found: method not found``.
+answerCallbackQuery, sendMessageDraft, getFile, getChatMember; others: 404 ``Not Found: method not found``.
 
 An edit without ``reply_markup`` removes the inline keyboard, as Telegram does (undocumented;
 observed in TelegramBots/Telegram.Bot#402, mirrored by LasterAlex/teloxide_tests#31).
@@ -94,6 +94,7 @@ ERR_INVALID_FILE_ID = "Bad Request: invalid file_id"
 ERR_OLD_QUERY = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 ERR_ACTION = "Bad Request: wrong parameter action in request"
 ERR_BLOCKED = "Forbidden: bot was blocked by the user"
+ERR_USER_NOT_FOUND = "Bad Request: user not found"
 ERR_CONFLICT_POLL = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is "
     "running"
@@ -358,6 +359,7 @@ class FakeTelegram:
         self._chat_buckets: dict[int, TokenBucket] = {}
         self._bot_bucket: TokenBucket | None = None
         self._commands: dict[str, list] = {}
+        self._member_statuses: dict[tuple[int, int], str] = {}  # see set_member_status
         self._methods = {
             name[3:].lower(): (name[3:], getattr(self, name))
             for name in dir(self)
@@ -1423,6 +1425,53 @@ class FakeTelegram:
             }
         )
         return True
+
+
+    # ---- chat members (getChatMember) ---------------------------------------------------------
+    # Statuses: "creator", "administrator", "member", "left", "kicked" (Bot API ChatMember*).
+    # A user with no status set is a "member" of a chat they wrote in, else "left"; a user the
+    # fake never saw gets "Bad Request: user not found" (the server's answer for a user the bot
+    # cannot see, tdlib/telegram-bot-api#332); an unknown chat "Bad Request: chat not found".
+
+    def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
+        """Make ``user_id`` a ``status`` member of the (known) chat ``chat_id``, as getChatMember
+        reports it. Raises ValueError for an unknown chat or status."""
+        if chat_id not in self._chats:
+            raise ValueError(f"unknown chat {chat_id}")
+        if status not in _MEMBER_FIELDS:
+            raise ValueError(f"unsupported status {status!r}; one of {sorted(_MEMBER_FIELDS)}")
+        self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "User"})
+        self._member_statuses[(chat_id, user_id)] = status
+
+    async def _m_getChatMember(self, params: dict) -> dict:
+        chat_id, user_id = _as_int(params.get("chat_id")), _as_int(params.get("user_id"))
+        if chat_id is None or chat_id not in self._chats:
+            raise _bad(ERR_CHAT_NOT_FOUND)
+        user = self._users.get(user_id) if user_id is not None else None
+        if user is None or user_id is None:
+            raise _bad(ERR_USER_NOT_FOUND)
+        status = self._member_statuses.get((chat_id, user_id))
+        if status is None:
+            wrote = any(m.user_id == user_id for m in self._messages.get(chat_id, {}).values())
+            status = "member" if wrote or chat_id == user_id else "left"
+        return {"status": status, "user": user, **_MEMBER_FIELDS[status]}
+
+
+_ADMIN_RIGHTS = (
+    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+    "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
+    "can_edit_stories", "can_delete_stories",
+)
+# The required fields of each ChatMember kind besides status and user (Bot API "ChatMember").
+_MEMBER_FIELDS: dict[str, dict[str, Any]] = {
+    "creator": {"is_anonymous": False},
+    "administrator": {
+        "can_be_edited": False, "is_anonymous": False, **dict.fromkeys(_ADMIN_RIGHTS, True)
+    },
+    "member": {},
+    "left": {},
+    "kicked": {"until_date": 0},
+}
 
 
 async def _serve(port: int, flood: bool) -> None:
