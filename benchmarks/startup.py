@@ -71,7 +71,9 @@ async def start_bot(
     sampler = TreeSampler(process.pid)
     while telegram.long_polls_waiting <= polls:
         if process.returncode is not None or time.monotonic() - launched > timeout:
-            raise TimeoutError(f"the bot did not poll within {timeout} s (exit {process.returncode})")
+            raise TimeoutError(
+                f"the bot did not poll within {timeout} s (exit {process.returncode})"
+            )
         sampler.sample()
         await asyncio.sleep(0.005)
     wall = time.monotonic() - launched
@@ -113,7 +115,8 @@ async def startups(times: int = 3, bot_root: Path | None = None) -> list[Startup
 
 def startup_table(results: list[StartupResult]) -> str:
     lines = [
-        "| start | CPU s to first getUpdates | wall s to first getUpdates | RSS MiB then | peak RSS MiB |",
+        "| start | CPU s to first getUpdates | wall s to first getUpdates | RSS MiB then "
+        "| peak RSS MiB |",
         "|---|---|---|---|---|",
     ]
     for kind in ("first start", "restart"):
@@ -129,7 +132,9 @@ def startup_table(results: list[StartupResult]) -> str:
 
         label = kind if len(group) == 1 else f"{kind}, median (min-max) of {len(group)}"
         lines.append(
-            f"| {label} | {spread([r.cpu for r in group], 2)} | {spread([r.wall for r in group], 2)} "
-            f"| {spread([r.rss_mib for r in group], 1)} | {spread([r.peak_rss_mib for r in group], 1)} |"
+            f"| {label} | {spread([r.cpu for r in group], 2)} "
+            f"| {spread([r.wall for r in group], 2)} "
+            f"| {spread([r.rss_mib for r in group], 1)} "
+            f"| {spread([r.peak_rss_mib for r in group], 1)} |"
         )
     return "\n".join(lines)

@@ -161,7 +161,8 @@ class FloodControl:
         busy = {id(w.chat) for w in self._waiters}
         for key, bucket in list(self._chats.items()):
             bucket.refill(now)
-            if id(bucket) not in busy and bucket.tokens >= bucket.capacity and now >= bucket.blocked_until:
+            idle = bucket.tokens >= bucket.capacity and now >= bucket.blocked_until
+            if id(bucket) not in busy and idle:
                 del self._chats[key]
 
     def tokens(self, chat_id: ChatId) -> float:
@@ -248,7 +249,8 @@ class FloodControl:
             if bot_blocked or not bot.ready(now, bot_need):
                 if not bot_blocked:
                     wake = min(wake, bot.ready_at(now, bot_need))
-                    bot_blocked = True  # strict priority: nobody behind may take the bot's next token
+                    # strict priority: nobody behind may take the bot's next token
+                    bot_blocked = True
                 remaining.append(waiter)
                 continue
             bot.tokens -= 1
