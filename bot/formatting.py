@@ -3,8 +3,11 @@
 The conversion is done by the maintained ``telegramify-markdown`` library
 (``telegramify_markdown.convert``), which turns Markdown into plain text plus a list of
 MessageEntity values. We send those as ``text`` + ``entities`` with no ``parse_mode``, so there
-is nothing to escape and Telegram never has to parse markup. Rendering never raises: on any
-converter failure the raw text goes out as plain text.
+is nothing to escape and Telegram never has to parse markup. Before conversion,
+:func:`bot.literal.literal` escapes what the model wrote as text but Markdown would swallow (raw
+HTML, ``2*3*4``, ``__init__``). Rendering never raises and never shows nothing for a text that
+is not blank: on a converter failure, or when the Markdown renders to nothing (only a link
+reference definition, say), the raw text goes out as plain text.
 
 Lengths: Telegram allows 1-4096 characters of message text after entity parsing and 0-1024 of
 caption (Bot API, sendMessage / sendPhoto), counted in code points, while entity offsets are in
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 
 import telegramify_markdown
 from telegram import MessageEntity
+
+from bot.literal import literal
 
 __all__ = [
     "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "shorten", "split_markdown", "split_text",
@@ -65,13 +70,15 @@ def render(markdown: str) -> tuple[str, list[MessageEntity]]:
     """Markdown -> (plain text, entities) for ``send_message(text=..., entities=...)``.
 
     Offsets and lengths of the entities are in UTF-16 code units (Bot API MessageEntity). The
-    text is stripped of surrounding whitespace, so it may be ``""`` (send nothing then).
-    Entities that would need a ``user`` or ``unix_time`` object are dropped. Never raises: if
-    the converter fails or yields entities out of bounds, returns the raw text, stripped, with
-    no entities.
+    text is stripped of surrounding whitespace; it is ``""`` only for a blank ``markdown`` (send
+    nothing then). Raw HTML, ``*`` between letters or digits and ``__dunder__`` names are shown
+    as typed (:func:`bot.literal.literal`). Entities that would need a ``user`` or ``unix_time``
+    object are dropped. Never raises: if the converter fails, yields entities out of bounds, or
+    renders a text that is not blank to nothing, returns the raw text, stripped, with no
+    entities.
     """
     try:
-        text, converted = telegramify_markdown.convert(markdown)
+        text, converted = telegramify_markdown.convert(literal(markdown))
         entities = [
             MessageEntity(e.type, e.offset, e.length, url=e.url, language=e.language,
                           custom_emoji_id=e.custom_emoji_id)
@@ -84,7 +91,10 @@ def render(markdown: str) -> tuple[str, list[MessageEntity]]:
     except Exception:  # any converter failure means "show it as plain text"
         _LOGGER.warning("Markdown conversion failed; sending plain text", exc_info=True)
         return markdown.strip(), []
-    return _trim(text, entities)
+    shown, entities = _trim(text, entities)
+    if not shown:  # nothing visible from a text that is not blank: show what the model wrote
+        return markdown.strip(), []
+    return shown, entities
 
 
 def _fits(text: str, limit: int) -> bool:
