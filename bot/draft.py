@@ -3,6 +3,11 @@
 :class:`Draft` is the reply streamer's per-reply state machine (see :mod:`bot.streamer` for
 the rules it follows): a reader feeds it chunks, a writer loop keeps the chat's message(s) in
 step with it within the flood budget, and the final write is retried until it lands.
+
+Work per write does not grow with the reply: messages already rolled over are frozen, and a
+write renders only the current message's Markdown, at most :data:`WINDOW_LIMITS` message limits
+of it (the text beyond waits for the next messages), once for an edit and about log2(window)
+times when the message fills up and rolls over. Feeding a chunk is O(1).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,6 +40,43 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger("bot.streamer")
 
 OnWrite = Callable[[str, list[int]], Awaitable[None]]
+
+#: How much of the draft one write renders: this many times the message limit in characters of
+#: Markdown (a message's rendered text is at most its limit; raw Markdown is longer by its markup).
+WINDOW_LIMITS = 4
+
+
+class Tail:
+    """The draft's text from some offset on, as received chunks: append, peek, drop in O(size)."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[str] = deque()
+        self._skip = 0  # characters of the first chunk already dropped
+
+    def append(self, chunk: str) -> None:
+        self._chunks.append(chunk)
+
+    def peek(self, size: int) -> str:
+        """The first ``size`` characters (fewer if the tail is shorter)."""
+        parts, need = [], size
+        for index, chunk in enumerate(self._chunks):
+            piece = chunk[self._skip :] if index == 0 else chunk
+            parts.append(piece[:need])
+            need -= len(parts[-1])
+            if need <= 0:
+                break
+        return "".join(parts)
+
+    def drop(self, size: int) -> None:
+        """Forget the first ``size`` characters."""
+        while size > 0 and self._chunks:
+            left = len(self._chunks[0]) - self._skip
+            if size < left:
+                self._skip += size
+                return
+            size -= left
+            self._chunks.popleft()
+            self._skip = 0
 
 
 @dataclass(slots=True)
@@ -86,6 +129,8 @@ class Draft:
         self.chunks: list[str] = []
         self.size = 0  # characters received
         self._joined = ""
+        self.tail = Tail()  # the draft from `base` on
+        self.window = WINDOW_LIMITS * streamer.limit  # characters of Markdown one write renders
         self.changed, self.done, self.visible = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self.error: BaseException | None = None
         self.message_ids: list[int] = []
@@ -109,6 +154,7 @@ class Draft:
             raise TypeError(f"a text chunk must be str, not {type(chunk).__name__}")
         if chunk:
             self.chunks.append(chunk)
+            self.tail.append(chunk)
             self.size += len(chunk)
             self.changed.set()
 
@@ -180,20 +226,36 @@ class Draft:
         return (text, entities) if self.entities_ok else (text, [])
 
     def compose(self) -> _Write | None:
-        """The write that brings the current message up to date with the draft, or None."""
-        draft = self.text
-        markdown = self.prefix + draft[self.base :]
+        """The write that brings the current message up to date with the draft, or None.
+
+        Renders the current message's Markdown (``prefix + draft[base:]``, at most ``window``
+        characters of the draft) once; when that is over the limit, or the draft goes on beyond
+        the window, the message is completed with its first part (a rollover).
+        """
+        window = self.tail.peek(self.window)
+        more = self.base + len(window) < self.size
+        markdown = self.prefix + window
         text, entities = self.rendered(markdown)
-        end, cut = len(draft), None
-        if utf16_len(text) > self.limit:
-            cut = cut_markdown(markdown, self.limit) if self.markdown else cut_text(markdown, self.limit)
+        end, cut = self.base + len(window), None
+        if more or utf16_len(text) > self.limit:
+            cutter = cut_markdown if self.markdown else cut_text
+            cut = cutter(markdown, self.limit, whole=not more)
             if cut is not None:
                 text, entities = self.rendered(cut.head)
                 end = max(self.base + cut.consumed - len(self.prefix), self.base + 1)
+        if not text and cut is not None and self.current is None:
+            self.roll(end, cut)  # a blank part: nothing to show, go on after it
+            return None
         if not text or (cut is None and _key(text, entities) == self.shown):
             self.covered = end
             return None
         return _Write(text, entities, end, cut)
+
+    def roll(self, end: int, cut: Cut) -> None:
+        """Freeze the draft up to ``end``: the next message starts there with ``cut.reopen``."""
+        self.tail.drop(end - self.base)
+        self.current, self.shown = None, None
+        self.base, self.prefix, self.covered = end, cut.reopen, end
 
     async def write_once(self) -> None:
         """Make one write with the tokens already taken; a failure leaves the draft pending."""
@@ -226,8 +288,7 @@ class Draft:
         self.failures = 0
         self.shown, self.covered = _key(write.text, write.entities), write.end
         if write.cut is not None:
-            self.current, self.shown = None, None
-            self.base, self.prefix = write.end, write.cut.reopen
+            self.roll(write.end, write.cut)
         if self.on_write is not None:
             try:
                 await self.on_write(self.text[: self.covered].strip(), list(self.message_ids))

@@ -191,17 +191,33 @@ def _candidates(text: str, limit_at: int, fences: list[_Fence]) -> list[int]:
     return [c for c in found if 0 < c <= limit_at]
 
 
-def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> Cut | None:
+def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT, *, whole: bool = True) -> Cut | None:
     """Cut the first part off ``markdown`` whose rendered text fits in ``limit``.
 
     Returns None when the whole text renders within ``limit`` characters (UTF-16 code units,
-    so code points too). Raises ValueError if ``limit`` < 64.
+    so code points too). ``whole=False`` says ``markdown`` is only the beginning of a longer
+    text: a Cut is then always returned, at the best boundary within it if all of it fits. The
+    work is bounded by ``len(markdown)`` (about log2 of it renders of at most that many
+    characters). Raises ValueError if ``limit`` < 64.
     """
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT} characters")
-    if _fits(render(markdown)[0], limit):
-        return None
     fences = _fences(markdown)
+    if _fits(render(markdown)[0], limit):
+        if whole:
+            return None
+        good = len(markdown) - 1  # before the end, so that an open code block is reopened
+    else:
+        good = _longest_fit(markdown, limit, fences)
+    for cut in _candidates(markdown, max(good, 1), fences):
+        piece = _piece(markdown, cut, fences)
+        if piece.consumed > 0 and _fits(render(piece.head)[0], limit):
+            return piece
+    return _piece(markdown, max(good, 1), [])  # unreachable in practice: `good` fits
+
+
+def _longest_fit(markdown: str, limit: int, fences: list[_Fence]) -> int:
+    """The longest cut offset whose head renders within ``limit`` (binary search)."""
 
     def fits(cut: int) -> bool:
         return _fits(render(_piece(markdown, cut, fences).head)[0], limit)
@@ -215,11 +231,7 @@ def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> Cut | None:
     while bad - good > 1:
         mid = (good + bad) // 2
         good, bad = (mid, bad) if fits(mid) else (good, mid)
-    for cut in _candidates(markdown, max(good, 1), fences):
-        piece = _piece(markdown, cut, fences)
-        if piece.consumed > 0 and _fits(render(piece.head)[0], limit):
-            return piece
-    return _piece(markdown, max(good, 1), [])  # unreachable in practice: `good` fits
+    return good
 
 
 def split_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -247,17 +259,17 @@ def _room(text: str, limit: int) -> int:
     return room
 
 
-def cut_text(text: str, limit: int = MESSAGE_LIMIT) -> Cut | None:
+def cut_text(text: str, limit: int = MESSAGE_LIMIT, *, whole: bool = True) -> Cut | None:
     """Like :func:`cut_markdown` for plain text: None if ``text`` (stripped) is at most ``limit``
-    UTF-16 code units, else the first part cut at the best boundary (``reopen`` is ``""``).
-    Raises ValueError if ``limit`` < 64."""
+    UTF-16 code units and ``whole``, else the first part cut at the best boundary (``reopen`` is
+    ``""``). Raises ValueError if ``limit`` < 64."""
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT} characters")
-    if _fits(text, limit):
+    if whole and _fits(text, limit):
         return None
     lead = len(text) - len(text.lstrip())
-    room = lead + _room(text[lead:], limit)
-    cut = next(c for c in _candidates(text, room, []) if c > lead)
+    room = len(text) if _fits(text, limit) else lead + _room(text[lead:], limit)
+    cut = next((c for c in _candidates(text, room, []) if c > lead), room)
     return Cut(text[:cut], "", cut)
 
 

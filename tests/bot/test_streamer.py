@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import telegramify_markdown
 import telegram
 from telegram.error import Forbidden
 from telegram.ext import ExtBot
 
 from bot.flood import FloodControl, FloodRateLimiter
-from bot.formatting import render
+from bot.formatting import render, utf16_len
 from bot.streamer import ReplyStreamer, StreamedReply
 from tests.bot.test_flood import FakeTime
 from tests.fakes.telegram import FakeTelegram, tiny_png
@@ -484,3 +485,42 @@ async def test_stop_ends_the_reply_where_it_is_and_closes_the_source(
     assert reply == StreamedReply("Once upon a time", reply.message_ids, None, True)
     assert closed.is_set()
     assert [m.text for m in fake_tg.bot_messages(CHAT)] == ["Once upon a time"]
+
+
+# ---- a huge reply: work per write bounded, nothing lost (issue 8, defects 2 and 5) ----
+
+
+async def test_an_html_snippet_reply_is_shown_as_typed(fake_tg: FakeTelegram, streamer: ReplyStreamer) -> None:
+    snippet = '<div class="card">\n<img src="a.png"> List<String>\n</div>\n<!-- end -->'
+    reply = await streamer.stream(CHAT, pieces(snippet, size=9))
+    assert [m.text for m in fake_tg.bot_messages(CHAT)] == [snippet]
+    assert reply.text == snippet
+
+
+async def test_work_per_write_does_not_grow_with_the_reply(fake_tg: FakeTelegram, streamer: ReplyStreamer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[int] = []  # characters of Markdown in each conversion
+    convert = telegramify_markdown.convert
+
+    def counting(markdown: str, **kwargs: Any) -> Any:
+        rendered.append(len(markdown))
+        return convert(markdown, **kwargs)
+
+    monkeypatch.setattr(telegramify_markdown, "convert", counting)
+    paragraph = "Some **bold** words, `code` and _more_ text to fill the reply. " * 8
+    text = "\n\n".join(f"{i}. {paragraph}" for i in range(120))  # ~62,000 characters
+
+    async def flood_of_text() -> AsyncIterator[str]:  # as fast as a local model can write
+        for start in range(0, len(text), 100):
+            yield text[start : start + 100]
+            await asyncio.sleep(0)
+
+    reply = await streamer.stream(CHAT, flood_of_text())
+    assert reply.delivered and reply.text == text.strip()
+    messages = fake_tg.bot_messages(CHAT)
+    assert len(messages) >= 12 and all(utf16_len(m.text or "") <= 4096 for m in messages)
+    assert re.sub(r"\s+", " ", shown(fake_tg)) == re.sub(r"\s+", " ", render(text)[0])
+    # each conversion saw at most the window of the current message, never the draft so far
+    assert max(rendered) <= 4 * 4096 + 16 < len(text) // 3
+    # about one window per message rolled over, a few dozen conversions each: not the draft so far
+    assert sum(rendered) < 60 * 4 * 4096 * len(messages)
