@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -21,8 +21,11 @@ from telegram.ext import ExtBot
 
 from bot.flood import FloodControl, FloodRateLimiter
 from bot.formatting import render, utf16_len
+from bot.storage import ReplyStatus, Store
 from bot.streamer import ReplyStreamer, StreamedReply
+from tests.bot.conftest import RunningBot
 from tests.bot.test_flood import FakeTime
+from tests.fakes.providers import Reply
 from tests.fakes.telegram import FakeTelegram, tiny_png
 
 CHAT = 1001
@@ -516,11 +519,40 @@ async def test_work_per_write_does_not_grow_with_the_reply(fake_tg: FakeTelegram
             await asyncio.sleep(0)
 
     reply = await streamer.stream(CHAT, flood_of_text())
-    assert reply.delivered and reply.text == text.strip()
+    monkeypatch.undo()
     messages = fake_tg.bot_messages(CHAT)
-    assert len(messages) >= 12 and all(utf16_len(m.text or "") <= 4096 for m in messages)
-    assert re.sub(r"\s+", " ", shown(fake_tg)) == re.sub(r"\s+", " ", render(text)[0])
     # each conversion saw at most the window of the current message, never the draft so far
     assert max(rendered) <= 4 * 4096 + 16 < len(text) // 3
-    # about one window per message rolled over, a few dozen conversions each: not the draft so far
-    assert sum(rendered) < 60 * 4 * 4096 * len(messages)
+    # a rollover is about log2(window) conversions of at most a window, an edit one
+    assert sum(rendered) < 30 * 4 * 4096 * len(messages)
+    assert reply.delivered and reply.text == text.strip()
+    assert len(messages) >= 12 and all(utf16_len(m.text or "") <= 4096 for m in messages)
+    assert re.sub(r"\s+", " ", shown(fake_tg)) == re.sub(r"\s+", " ", render(text)[0])
+
+
+async def test_a_reply_past_max_reply_chars_is_cut_stored_and_its_provider_closed(
+        make_bot: Callable[..., RunningBot]) -> None:
+    bot = make_bot(max_reply_chars=6000, stream_edit_interval=0.2)
+    await bot.start()
+    endless = "An endless **story** goes on and on. " * 6000  # 222,000 characters, ~20 s of stream
+    bot.providers.push("openai", Reply(endless, delta_chars=110, delay=0.01))
+    bot.telegram.send_message(CHAT, "Tell me everything")
+
+    notice = await bot.wait_for_containing(CHAT, "The reply was cut here", timeout=30)
+    request = bot.providers.requests_for("openai")[-1]
+    stopped_at = request.last_chunk_at
+    assert stopped_at is not None and stopped_at - request.time < 10  # not the whole 20 s stream
+    await asyncio.sleep(0.5)
+    assert request.last_chunk_at == stopped_at  # the connection is closed: nothing more is written
+
+    kept = endless[:6000].strip()
+    texts = [m.text or "" for m in bot.telegram.bot_messages(CHAT) if m is not notice]
+    assert re.sub(r"\s+", " ", " ".join(texts)) == re.sub(r"\s+", " ", render(kept)[0])
+    assert "6,000 characters" in (notice.text or "")
+    store = await Store.open(bot.settings.database_url, migrate=False)
+    try:
+        reply = (await store.history(CHAT))[-1]
+    finally:
+        await store.close()
+    assert (reply.role, reply.status, reply.content) == ("assistant", ReplyStatus.STOPPED, kept)
+    assert reply.error == "cut at MAX_REPLY_CHARS (6000 characters)"
