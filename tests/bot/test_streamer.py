@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-import telegramify_markdown
 import telegram
+import telegramify_markdown
 from telegram.error import Forbidden
 from telegram.ext import ExtBot
 
