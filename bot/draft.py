@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import telegram
 from telegram import MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
@@ -91,6 +92,14 @@ def _key(text: str, entities: list[MessageEntity]) -> tuple[Any, ...]:
     return text, tuple((e.type, e.offset, e.length, e.url, e.language, e.custom_emoji_id) for e in entities)
 
 
+def maybe_delivered(exc: NetworkError) -> bool:
+    """Whether a request that failed with ``exc`` may have been carried out by the Bot API: the
+    request went out and the answer was lost (PTB wraps httpx's error as ``__cause__``: a read
+    timeout, or the connection dropped while waiting). A connect or pool timeout, a refused
+    connection or an HTTP error answer (502, ...) mean it was not carried out."""
+    return isinstance(exc.__cause__, (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError))
+
+
 def backoff(failures: int) -> float:
     """Seconds to wait after the n-th failed attempt in a row: 0.25, 0.5, 1, ... up to 10."""
     return min(0.25 * 2 ** (failures - 1), 10.0)
@@ -140,6 +149,7 @@ class Draft:
         self.covered = 0  # draft characters written (or found to change nothing on screen)
         self.last_write = -math.inf
         self.failures = 0
+        self.unsure = False  # a sendMessage of this reply may have been shown with an unknown id
         self.deadline: float | None = None
         self.stopped = False  # stop_reading() ended the source
 
@@ -207,6 +217,9 @@ class Draft:
             elif self.size <= self.covered:
                 self.changed.clear()
                 await race(self.changed.wait(), self.done)
+                continue
+            elif self.unsure and self.current is None:
+                await self.done.wait()  # no new message until the final text: see write_once
                 continue
             else:
                 first = not self.message_ids
@@ -281,11 +294,24 @@ class Draft:
                 return
         except NetworkError as exc:  # TimedOut included
             _LOGGER.info("Write to chat %s failed: %s", self.chat_id, exc)
+            if self.current is None and maybe_delivered(exc):
+                # Its answer did not come within send_timeout: the message may be shown, but
+                # with an id we cannot learn (the Bot API cannot look a message up). No more
+                # new messages until the final text, which is sent once more (never lost);
+                # if that one's answer is lost too, it counts as delivered (never a third copy).
+                _LOGGER.warning("sendMessage to chat %s may have been delivered: %s", self.chat_id, exc)
+                if final and self.unsure:
+                    self.covered = write.end
+                    if write.cut is not None:
+                        self.roll(write.end, write.cut)
+                    return
+                self.unsure = True
             self.failures += 1
             if final:
                 await self.s.sleep(backoff(self.failures))
             return
         self.failures = 0
+        self.unsure = self.unsure and not final
         self.shown, self.covered = _key(write.text, write.entities), write.end
         if write.cut is not None:
             self.roll(write.end, write.cut)
@@ -307,7 +333,8 @@ class Draft:
         markup = self.reply_markup if final and write.cut is None else None
         message = await bot.send_message(self.chat_id, write.text, parse_mode=None, entities=entities,
                                           message_thread_id=self.thread_id, reply_parameters=reply,
-                                          reply_markup=markup, **self.s.paced)
+                                          reply_markup=markup, read_timeout=self.s.send_timeout,
+                                          **self.s.paced)
         self.current = message.message_id
         self.message_ids.append(message.message_id)
         self.visible.set()

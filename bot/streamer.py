@@ -13,14 +13,17 @@
   retried until it lands, for up to ``final_timeout``: after a 429 (``retry_after`` honoured), a
   timeout or network error (backoff), "can't parse entities" (sent again without entities), a
   deleted message (sent anew); "message is not modified" counts as delivered.
+* A new message (sendMessage) is waited for ``send_timeout`` seconds, not resent when its
+  answer is merely slow: the Bot API may have shown it already, and only its answer gives the
+  id later edits need. When even that answer is lost (a read timeout, a dropped connection),
+  the message may be on screen with an id nobody can learn: no new message is sent until the
+  source ends, then the final text is sent once more (shown at most twice, never lost).
 * Text is sent as :func:`bot.formatting.render` gives it (text + entities, no parse_mode). When
   it outgrows 4096 characters, the current message gets its complete part
   (:func:`bot.formatting.cut_markdown`) and a new message continues with the rest.
 
 Writes take their tokens from :class:`bot.flood.FloodControl` and so bypass a
-:class:`bot.flood.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``). Known
-limit: a sendMessage that timed out may have been delivered anyway; its retry then shows the
-text twice (better than losing it).
+:class:`bot.flood.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``).
 """
 
 from __future__ import annotations
@@ -73,7 +76,9 @@ seconds between typing actions. ``final_timeout``: seconds
     after the source ends during which the final text is retried. ``cancel_timeout``: seconds
     allowed to land the text after a cancellation. ``limit``: characters per message (4096).
     ``edit_reserve``: chat tokens an intermediate edit must leave (one for this reply's final
-    write, one for the next reply's first text; see :mod:`bot.flood`).
+    write, one for the next reply's first text; see :mod:`bot.flood`). ``send_timeout``:
+    seconds to wait for the answer to a sendMessage (its read timeout) before its outcome counts
+    as unknown.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ seconds between typing actions. ``final_timeout``: seconds
         cancel_timeout: float = 5.0,
         limit: int = MESSAGE_LIMIT,
         edit_reserve: int = 2,
+        send_timeout: float = 60.0,
     ) -> None:
         self.bot, self.flood = bot, flood
         self.edit_reserve = edit_reserve
@@ -99,6 +105,7 @@ seconds between typing actions. ``final_timeout``: seconds
         self.typing_delay, self.typing_interval = typing_delay, typing_interval
         self.final_timeout, self.cancel_timeout = final_timeout, cancel_timeout
         self.limit = limit
+        self.send_timeout = send_timeout
         paced = isinstance(getattr(bot, "rate_limiter", None), FloodRateLimiter)
         self.paced: dict[str, Any] = {"rate_limit_args": {"paced": True}} if paced else {}
 

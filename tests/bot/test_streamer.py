@@ -18,6 +18,7 @@ import telegram
 import telegramify_markdown
 from telegram.error import Forbidden
 from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
 
 from bot.flood import FloodControl, FloodRateLimiter
 from bot.formatting import render, utf16_len
@@ -556,3 +557,47 @@ async def test_a_reply_past_max_reply_chars_is_cut_stored_and_its_provider_close
         await store.close()
     assert (reply.role, reply.status, reply.content) == ("assistant", ReplyStatus.STOPPED, kept)
     assert reply.error == "cut at MAX_REPLY_CHARS (6000 characters)"
+
+
+# ---- a sendMessage whose answer comes too late (issue 8, defect 17) ----
+
+
+@pytest.fixture
+async def impatient_bot(fake_tg: FakeTelegram) -> AsyncIterator[ExtBot[Any]]:
+    """A client that gives up on any answer after 0.3 s (PTB's default read timeout is 5 s)."""
+    bot: ExtBot[Any] = ExtBot(fake_tg.token, base_url=fake_tg.base_url, request=HTTPXRequest(read_timeout=0.3),
+                              rate_limiter=FloodRateLimiter(fast_flood()))
+    async with bot:
+        yield bot
+
+
+async def two_parts(fake: FakeTelegram) -> AsyncIterator[str]:
+    yield "First part. "
+    await fake.wait_for(lambda: bool(fake.bot_messages(CHAT)))  # sent, its answer still on the way
+    yield "Second part."
+
+
+async def test_a_slow_answer_to_the_first_text_is_waited_for_not_resent(
+        fake_tg: FakeTelegram, impatient_bot: ExtBot[Any]) -> None:
+    streamer = ReplyStreamer(impatient_bot, impatient_bot.rate_limiter.flood, edit_interval=0.1)
+    fake_tg.answer_late("sendMessage", 1.0)  # delivered at once, answered after the client's timeout
+    reply = await streamer.stream(CHAT, two_parts(fake_tg))
+    (message,) = fake_tg.bot_messages(CHAT)
+    assert message.text == "First part. Second part."
+    assert (reply.message_ids, reply.delivered) == ([message.message_id], True)
+    assert len(fake_tg.calls_for("sendMessage", CHAT)) == 1
+
+
+@pytest.mark.parametrize("late_answers", [1, 5])
+async def test_a_lost_answer_gets_the_final_text_sent_once_more_never_again(
+        fake_tg: FakeTelegram, impatient_bot: ExtBot[Any], late_answers: int) -> None:
+    streamer = ReplyStreamer(impatient_bot, impatient_bot.rate_limiter.flood, edit_interval=0.1, send_timeout=0.3)
+    fake_tg.answer_late("sendMessage", 1.0, times=late_answers)  # every one past send_timeout
+    reply = await streamer.stream(CHAT, two_parts(fake_tg))
+    # the first message's id never came: it cannot be edited; the final text is never lost,
+    # and is never shown more than once after the text that may be on screen
+    assert [m.text for m in fake_tg.bot_messages(CHAT)] == ["First part.", "First part. Second part."]
+    assert len(fake_tg.calls_for("sendMessage", CHAT)) == 2
+    assert fake_tg.calls_for("editMessageText", CHAT) == []
+    known = [m.message_id for m in fake_tg.bot_messages(CHAT)][1:] if late_answers == 1 else []
+    assert (reply.text, reply.message_ids) == ("First part. Second part.", known)
