@@ -242,20 +242,24 @@ class Draft:
         """The write that brings the current message up to date with the draft, or None.
 
         Renders the current message's Markdown (``prefix + draft[base:]``, at most ``window``
-        characters of the draft) once; when that is over the limit, or the draft goes on beyond
-        the window, the message is completed with its first part (a rollover).
+        characters of the draft) once. When that is over the limit, or the draft goes on beyond
+        the window, the message is completed with its first part instead (a rollover: the cut
+        measures a few renders' text, then the part is rendered once).
         """
         window = self.tail.peek(self.window)
         more = self.base + len(window) < self.size
         markdown = self.prefix + window
-        text, entities = self.rendered(markdown)
+        cutter = cut_markdown if self.markdown else cut_text
         end, cut = self.base + len(window), None
-        if more or utf16_len(text) > self.limit:
-            cutter = cut_markdown if self.markdown else cut_text
-            cut = cutter(markdown, self.limit, whole=not more)
-            if cut is not None:
-                text, entities = self.rendered(cut.head)
-                end = max(self.base + cut.consumed - len(self.prefix), self.base + 1)
+        if more:
+            cut = cutter(markdown, self.limit, whole=False)
+        else:
+            text, entities = self.rendered(markdown)
+            if utf16_len(text) > self.limit:
+                cut = cutter(markdown, self.limit)
+        if cut is not None:
+            text, entities = self.rendered(cut.head)
+            end = max(self.base + cut.consumed - len(self.prefix), self.base + 1)
         if not text and cut is not None and self.current is None:
             self.roll(end, cut)  # a blank part: nothing to show, go on after it
             return None

@@ -28,8 +28,8 @@ from telegram import MessageEntity
 from bot.literal import literal
 
 __all__ = [
-    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "shorten", "split_markdown", "split_text",
-    "utf16_len",
+    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "render_text", "shorten", "split_markdown",
+    "split_text", "utf16_len",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,6 +66,20 @@ def _moved(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
                          custom_emoji_id=entity.custom_emoji_id)
 
 
+def _convert(markdown: str) -> tuple[str, list[telegramify_markdown.MessageEntity]] | None:
+    """The converter's text and entities (those without ``user``/``unix_time``), None if it failed."""
+    try:
+        text, converted = telegramify_markdown.convert(literal(markdown))
+        kept = [e for e in converted if e.user is None and e.unix_time is None]
+        size = utf16_len(text)
+        if any(e.offset < 0 or e.length <= 0 or e.offset + e.length > size for e in kept):
+            raise ValueError("entity out of bounds")
+    except Exception:  # any converter failure means "show it as plain text"
+        _LOGGER.warning("Markdown conversion failed; sending plain text", exc_info=True)
+        return None
+    return text, kept
+
+
 def render(markdown: str) -> tuple[str, list[MessageEntity]]:
     """Markdown -> (plain text, entities) for ``send_message(text=..., entities=...)``.
 
@@ -77,24 +91,25 @@ def render(markdown: str) -> tuple[str, list[MessageEntity]]:
     renders a text that is not blank to nothing, returns the raw text, stripped, with no
     entities.
     """
-    try:
-        text, converted = telegramify_markdown.convert(literal(markdown))
-        entities = [
-            MessageEntity(e.type, e.offset, e.length, url=e.url, language=e.language,
-                          custom_emoji_id=e.custom_emoji_id)
-            for e in converted
-            if e.user is None and e.unix_time is None
-        ]
-        size = utf16_len(text)
-        if any(e.offset < 0 or e.length <= 0 or e.offset + e.length > size for e in entities):
-            raise ValueError("entity out of bounds")
-    except Exception:  # any converter failure means "show it as plain text"
-        _LOGGER.warning("Markdown conversion failed; sending plain text", exc_info=True)
+    converted = _convert(markdown)
+    if converted is None:
         return markdown.strip(), []
+    text, kept = converted
+    entities = [
+        MessageEntity(e.type, e.offset, e.length, url=e.url, language=e.language,
+                      custom_emoji_id=e.custom_emoji_id)
+        for e in kept
+    ]
     shown, entities = _trim(text, entities)
     if not shown:  # nothing visible from a text that is not blank: show what the model wrote
         return markdown.strip(), []
     return shown, entities
+
+
+def render_text(markdown: str) -> str:
+    """``render(markdown)[0]`` without building the entities (for measuring a text's length)."""
+    converted = _convert(markdown)
+    return (converted[0].strip() if converted is not None else "") or markdown.strip()
 
 
 def _fits(text: str, limit: int) -> bool:
@@ -197,40 +212,49 @@ def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT, *, whole: bool = Tru
     Returns None when the whole text renders within ``limit`` characters (UTF-16 code units,
     so code points too). ``whole=False`` says ``markdown`` is only the beginning of a longer
     text: a Cut is then always returned, at the best boundary within it if all of it fits. The
-    work is bounded by ``len(markdown)`` (about log2 of it renders of at most that many
-    characters). Raises ValueError if ``limit`` < 64.
+    work is bounded by ``len(markdown)``: a few renders of at most that many characters (about
+    log2 of it at worst). Raises ValueError if ``limit`` < 64.
     """
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT} characters")
     fences = _fences(markdown)
-    if _fits(render(markdown)[0], limit):
+    size = utf16_len(render_text(markdown))
+    if size <= limit:
         if whole:
             return None
         good = len(markdown) - 1  # before the end, so that an open code block is reopened
     else:
-        good = _longest_fit(markdown, limit, fences)
+        good = _longest_fit(markdown, limit, fences, size)
     for cut in _candidates(markdown, max(good, 1), fences):
         piece = _piece(markdown, cut, fences)
-        if piece.consumed > 0 and _fits(render(piece.head)[0], limit):
+        if piece.consumed > 0 and _fits(render_text(piece.head), limit):
             return piece
     return _piece(markdown, max(good, 1), [])  # unreachable in practice: `good` fits
 
 
-def _longest_fit(markdown: str, limit: int, fences: list[_Fence]) -> int:
-    """The longest cut offset whose head renders within ``limit`` (binary search)."""
+def _longest_fit(markdown: str, limit: int, fences: list[_Fence], size: int) -> int:
+    """The longest cut offset whose head renders within ``limit``, given that all of
+    ``markdown`` renders to ``size`` > ``limit`` characters.
 
-    def fits(cut: int) -> bool:
-        return _fits(render(_piece(markdown, cut, fences).head)[0], limit)
-
-    good, bad = 0, len(markdown)  # render(head) fits at `good`, not at `bad`
-    probe = min(limit, bad - 1)
-    while probe > good and fits(probe):  # the rendered text is usually shorter than the raw
-        good, probe = probe, min(probe * 2, bad - 1)
-    if probe > good:
-        bad = probe
+    A rendered text grows about linearly with its Markdown, so each step guesses the cut where
+    the line between the two nearest known points reaches ``limit`` (a few renders); a guess
+    that does not halve the interval is followed by a halving step (log2 renders at worst).
+    """
+    good, good_size, bad, bad_size = 0, 0, len(markdown), size
+    bisect = False
     while bad - good > 1:
-        mid = (good + bad) // 2
-        good, bad = (mid, bad) if fits(mid) else (good, mid)
+        if bisect:
+            cut = (good + bad) // 2
+        else:
+            cut = good + (bad - good) * (limit - good_size) // max(bad_size - good_size, 1)
+            cut = min(max(cut, good + 1), bad - 1)
+        width = bad - good
+        shown = utf16_len(render_text(_piece(markdown, cut, fences).head))
+        if shown <= limit:
+            good, good_size = cut, shown
+        else:
+            bad, bad_size = cut, shown
+        bisect = not bisect and bad - good > width // 2
     return good
 
 
@@ -248,7 +272,7 @@ def split_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
         parts.append(cut.head)
         rest = cut.reopen + rest[cut.consumed :]
     parts.append(rest)
-    return [part for part in parts if render(part)[0]]
+    return [part for part in parts if render_text(part)]
 
 
 def _room(text: str, limit: int) -> int:
