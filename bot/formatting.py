@@ -237,24 +237,23 @@ def _longest_fit(markdown: str, limit: int, fences: list[_Fence], size: int) -> 
     ``markdown`` renders to ``size`` > ``limit`` characters.
 
     A rendered text grows about linearly with its Markdown, so each step guesses the cut where
-    the line between the two nearest known points reaches ``limit`` (a few renders); a guess
-    that does not halve the interval is followed by a halving step (log2 renders at worst).
+    the line between the two nearest known points reaches ``limit`` (a few renders); when two
+    steps did not halve the interval, the next one halves it (2 log2 renders at worst).
     """
     good, good_size, bad, bad_size = 0, 0, len(markdown), size
-    bisect = False
+    widths = [bad - good]  # the interval before each step
     while bad - good > 1:
-        if bisect:
+        if len(widths) >= 2 and bad - good > widths[-2] // 2:  # two steps did not halve it
             cut = (good + bad) // 2
         else:
             cut = good + (bad - good) * (limit - good_size) // max(bad_size - good_size, 1)
             cut = min(max(cut, good + 1), bad - 1)
-        width = bad - good
         shown = utf16_len(render_text(_piece(markdown, cut, fences).head))
         if shown <= limit:
             good, good_size = cut, shown
         else:
             bad, bad_size = cut, shown
-        bisect = not bisect and bad - good > width // 2
+        widths.append(bad - good)
     return good
 
 
