@@ -35,6 +35,7 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 MESSAGE_LIMIT = 4096  # characters of message text (Bot API sendMessage)
 _MIN_LIMIT = 64
+_CLOSE_ENOUGH = 32  # characters: a cut whose part renders this close to the limit is taken
 _FENCE = re.compile(r"(`{3,}|~{3,})([^\n]*)")
 _SENTENCE_END = re.compile(r"[.!?…。！？](?=\s)")
 
@@ -233,16 +234,17 @@ def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT, *, whole: bool = Tru
 
 
 def _longest_fit(markdown: str, limit: int, fences: list[_Fence], size: int) -> int:
-    """The longest cut offset whose head renders within ``limit``, given that all of
+    """About the longest cut offset whose head renders within ``limit``, given that all of
     ``markdown`` renders to ``size`` > ``limit`` characters.
 
-    A rendered text grows about linearly with its Markdown, so each step guesses the cut where
+    Stops once a head renders within ``_CLOSE_ENOUGH`` characters of ``limit``. A rendered
+    text grows about linearly with its Markdown, so each step guesses the cut where
     the line between the two nearest known points reaches ``limit`` (a few renders); when two
     steps did not halve the interval, the next one halves it (2 log2 renders at worst).
     """
     good, good_size, bad, bad_size = 0, 0, len(markdown), size
     widths = [bad - good]  # the interval before each step
-    while bad - good > 1:
+    while bad - good > 1 and good_size < limit - _CLOSE_ENOUGH:
         if len(widths) >= 2 and bad - good > widths[-2] // 2:  # two steps did not halve it
             cut = (good + bad) // 2
         else:
