@@ -4,10 +4,11 @@
 the rules it follows): a reader feeds it chunks, a writer loop keeps the chat's message(s) in
 step with it within the flood budget, and the final write is retried until it lands.
 
-Work per write does not grow with the reply: messages already rolled over are frozen, and a
-write renders only the current message's Markdown, at most :data:`WINDOW_LIMITS` message limits
-of it (the text beyond waits for the next messages), once for an edit and about log2(window)
-times when the message fills up and rolls over. Feeding a chunk is O(1).
+Work per write does not grow with the reply: messages already rolled over are frozen
+(:class:`bot.draft_text.DraftText`), and a write renders only the current message's Markdown,
+at most :data:`WINDOW_LIMITS` message limits of it (the text beyond waits for the next
+messages): once for an edit, a few times (2 log2(window) at worst) when the message fills up
+and rolls over. Feeding a chunk is O(1).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.draft_text import DraftText
 from bot.flood import Priority, retry_after_seconds
 from bot.formatting import Cut, cut_markdown, cut_text, render, utf16_len
 
@@ -45,39 +46,6 @@ OnWrite = Callable[[str, list[int]], Awaitable[None]]
 #: How much of the draft one write renders: this many times the message limit in characters of
 #: Markdown (a message's rendered text is at most its limit; raw Markdown is longer by its markup).
 WINDOW_LIMITS = 4
-
-
-class Tail:
-    """The draft's text from some offset on, as received chunks: append, peek, drop in O(size)."""
-
-    def __init__(self) -> None:
-        self._chunks: deque[str] = deque()
-        self._skip = 0  # characters of the first chunk already dropped
-
-    def append(self, chunk: str) -> None:
-        self._chunks.append(chunk)
-
-    def peek(self, size: int) -> str:
-        """The first ``size`` characters (fewer if the tail is shorter)."""
-        parts, need = [], size
-        for index, chunk in enumerate(self._chunks):
-            piece = chunk[self._skip :] if index == 0 else chunk
-            parts.append(piece[:need])
-            need -= len(parts[-1])
-            if need <= 0:
-                break
-        return "".join(parts)
-
-    def drop(self, size: int) -> None:
-        """Forget the first ``size`` characters."""
-        while size > 0 and self._chunks:
-            left = len(self._chunks[0]) - self._skip
-            if size < left:
-                self._skip += size
-                return
-            size -= left
-            self._chunks.popleft()
-            self._skip = 0
 
 
 @dataclass(slots=True)
@@ -135,17 +103,14 @@ class Draft:
         self.reply_markup: telegram.InlineKeyboardMarkup | None = None
         self.interval = streamer.group_edit_interval if chat_id < 0 else streamer.edit_interval
         self.limit = streamer.limit
-        self.chunks: list[str] = []
-        self.size = 0  # characters received
-        self._joined = ""
-        self.tail = Tail()  # the draft from `base` on
+        self.draft = DraftText()  # base: where the current message starts
         self.window = WINDOW_LIMITS * streamer.limit  # characters of Markdown one write renders
         self.changed, self.done, self.visible = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self.error: BaseException | None = None
         self.message_ids: list[int] = []
         self.current: int | None = None  # the message being written; None until it is sent
         self.shown: tuple[Any, ...] | None = None  # _key of what `current` shows
-        self.base, self.prefix = 0, ""  # the current message's Markdown is prefix + draft[base:]
+        self.prefix = ""  # the current message's Markdown is prefix + draft[base:]
         self.covered = 0  # draft characters written (or found to change nothing on screen)
         self.last_write = -math.inf
         self.failures = 0
@@ -155,17 +120,19 @@ class Draft:
 
     @property
     def text(self) -> str:
-        if len(self._joined) != self.size:
-            self._joined = "".join(self.chunks)
-        return self._joined
+        """The whole draft (O(size))."""
+        return self.draft.whole
+
+    @property
+    def size(self) -> int:
+        """Characters received."""
+        return self.draft.size
 
     def feed(self, chunk: str) -> None:
         if not isinstance(chunk, str):
             raise TypeError(f"a text chunk must be str, not {type(chunk).__name__}")
         if chunk:
-            self.chunks.append(chunk)
-            self.tail.append(chunk)
-            self.size += len(chunk)
+            self.draft.append(chunk)
             self.changed.set()
 
     def stop_reading(self, reader: asyncio.Future[None]) -> None:
@@ -246,11 +213,11 @@ class Draft:
         the window, the message is completed with its first part instead (a rollover: the cut
         measures a few renders' text, then the part is rendered once).
         """
-        window = self.tail.peek(self.window)
-        more = self.base + len(window) < self.size
+        base, window = self.draft.base, self.draft.peek(self.window)
+        more = base + len(window) < self.size
         markdown = self.prefix + window
         cutter = cut_markdown if self.markdown else cut_text
-        end, cut = self.base + len(window), None
+        end, cut = base + len(window), None
         if more:
             cut = cutter(markdown, self.limit, whole=False)
         else:
@@ -259,7 +226,7 @@ class Draft:
                 cut = cutter(markdown, self.limit)
         if cut is not None:
             text, entities = self.rendered(cut.head)
-            end = max(self.base + cut.consumed - len(self.prefix), self.base + 1)
+            end = max(base + cut.consumed - len(self.prefix), base + 1)
         if not text and cut is not None and self.current is None:
             self.roll(end, cut)  # a blank part: nothing to show, go on after it
             return None
@@ -270,9 +237,9 @@ class Draft:
 
     def roll(self, end: int, cut: Cut) -> None:
         """Freeze the draft up to ``end``: the next message starts there with ``cut.reopen``."""
-        self.tail.drop(end - self.base)
+        self.draft.freeze(end)
         self.current, self.shown = None, None
-        self.base, self.prefix, self.covered = end, cut.reopen, end
+        self.prefix, self.covered = cut.reopen, end
 
     async def write_once(self) -> None:
         """Make one write with the tokens already taken; a failure leaves the draft pending."""
