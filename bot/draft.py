@@ -145,6 +145,9 @@ class Draft:
         try:
             async for chunk in chunks:
                 self.feed(chunk)
+                # A source with chunks buffered (a fast provider) yields them without ever
+                # suspending: let other chats' work run between two chunks.
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             if not self.stopped:
                 raise
