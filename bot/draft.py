@@ -221,7 +221,8 @@ class Draft:
         markdown = self.prefix + window
         cutter = cut_markdown if self.markdown else cut_text
         end, cut = base + len(window), None
-        if more:
+        text, entities = "", list[MessageEntity]()
+        if more:  # the message cannot show all that is pending: complete it
             cut = cutter(markdown, self.limit, whole=False)
         else:
             text, entities = self.rendered(markdown)
