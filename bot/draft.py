@@ -57,7 +57,9 @@ class _Write:
 
 
 def _key(text: str, entities: list[MessageEntity]) -> tuple[Any, ...]:
-    return text, tuple((e.type, e.offset, e.length, e.url, e.language, e.custom_emoji_id) for e in entities)
+    return text, tuple(
+        (e.type, e.offset, e.length, e.url, e.language, e.custom_emoji_id) for e in entities
+    )
 
 
 def maybe_delivered(exc: NetworkError) -> bool:
@@ -65,7 +67,8 @@ def maybe_delivered(exc: NetworkError) -> bool:
     request went out and the answer was lost (PTB wraps httpx's error as ``__cause__``: a read
     timeout, or the connection dropped while waiting). A connect or pool timeout, a refused
     connection or an HTTP error answer (502, ...) mean it was not carried out."""
-    return isinstance(exc.__cause__, (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError))
+    lost = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+    return isinstance(exc.__cause__, lost)
 
 
 def backoff(failures: int) -> float:
@@ -73,10 +76,11 @@ def backoff(failures: int) -> float:
     return min(0.25 * 2 ** (failures - 1), 10.0)
 
 
-async def race(step: Coroutine[Any, Any, Any], event: asyncio.Event) -> bool:
+async def race(step: Awaitable[Any], event: asyncio.Event) -> bool:
     """Run ``step`` unless ``event`` is set first (then cancel it); True if ``step`` completed."""
     if event.is_set():
-        step.close()
+        if isinstance(step, Coroutine):
+            step.close()  # never awaited: no "coroutine was never awaited" warning
         return False
     task, waiter = asyncio.ensure_future(step), asyncio.ensure_future(event.wait())
     try:
@@ -95,10 +99,11 @@ async def race(step: Coroutine[Any, Any, Any], event: asyncio.Event) -> bool:
 class Draft:
     """One reply: the draft, what is shown, and the messages written."""
 
-    def __init__(self, streamer: ReplyStreamer, chat_id: int, thread_id: int | None, reply_to: int | None,
-                 on_write: OnWrite | None, *, markdown: bool = True) -> None:
+    def __init__(self, streamer: ReplyStreamer, chat_id: int, thread_id: int | None,
+                 reply_to: int | None, on_write: OnWrite | None, *, markdown: bool = True) -> None:
         self.s = streamer
-        self.chat_id, self.thread_id, self.reply_to, self.on_write = chat_id, thread_id, reply_to, on_write
+        self.chat_id, self.thread_id, self.reply_to = chat_id, thread_id, reply_to
+        self.on_write = on_write
         self.markdown, self.entities_ok = markdown, True
         self.reply_markup: telegram.InlineKeyboardMarkup | None = None
         self.interval = streamer.group_edit_interval if chat_id < 0 else streamer.edit_interval
@@ -197,8 +202,11 @@ class Draft:
                 if wait > 0:
                     await race(self.s.sleep(wait), self.done)
                     continue
-                priority, reserve = (Priority.FIRST, 0) if first else (Priority.EDIT, self.s.edit_reserve)
-                if not await race(flood.acquire(self.chat_id, priority, reserve=reserve), self.done):
+                priority, reserve = Priority.FIRST, 0
+                if not first:
+                    priority, reserve = Priority.EDIT, self.s.edit_reserve
+                acquiring = flood.acquire(self.chat_id, priority, reserve=reserve)
+                if not await race(acquiring, self.done):
                     continue  # the source ended meanwhile: acquire again at FINAL priority
             await self.write_once()
 
@@ -274,7 +282,8 @@ class Draft:
                 # with an id we cannot learn (the Bot API cannot look a message up). No more
                 # new messages until the final text, which is sent once more (never lost);
                 # if that one's answer is lost too, it counts as delivered (never a third copy).
-                _LOGGER.warning("sendMessage to chat %s may have been delivered: %s", self.chat_id, exc)
+                _LOGGER.warning("sendMessage to chat %s may have been delivered: %s",
+                                self.chat_id, exc)
                 if final and self.unsure:
                     self.covered = write.end
                     if write.cut is not None:
@@ -306,10 +315,10 @@ class Draft:
         if self.reply_to and not self.message_ids:
             reply = ReplyParameters(self.reply_to, allow_sending_without_reply=True)
         markup = self.reply_markup if final and write.cut is None else None
-        message = await bot.send_message(self.chat_id, write.text, parse_mode=None, entities=entities,
-                                          message_thread_id=self.thread_id, reply_parameters=reply,
-                                          reply_markup=markup, read_timeout=self.s.send_timeout,
-                                          **self.s.paced)
+        message = await bot.send_message(
+            self.chat_id, write.text, parse_mode=None, entities=entities,
+            message_thread_id=self.thread_id, reply_parameters=reply, reply_markup=markup,
+            read_timeout=self.s.send_timeout, **self.s.paced)
         self.current = message.message_id
         self.message_ids.append(message.message_id)
         self.visible.set()

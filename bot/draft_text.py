@@ -49,7 +49,8 @@ class DraftText:
         return "".join(parts)
 
     def freeze(self, end: int) -> None:
-        """Move ``base`` forward to ``end`` (characters from the start): that text is shown for good."""
+        """Move ``base`` forward to ``end`` (characters from the start): that text is shown for
+        good."""
         drop, self.base = end - self.base, max(end, self.base)
         while drop > 0 and self._tail:
             left = len(self._tail[0]) - self._skip

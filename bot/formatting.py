@@ -28,8 +28,8 @@ from telegram import MessageEntity
 from bot.literal import literal
 
 __all__ = [
-    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "render_text", "shorten", "split_markdown",
-    "split_text", "utf16_len",
+    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "render_text", "shorten",
+    "split_markdown", "split_text", "utf16_len",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,7 +68,8 @@ def _moved(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
 
 
 def _convert(markdown: str) -> tuple[str, list[telegramify_markdown.MessageEntity]] | None:
-    """The converter's text and entities (those without ``user``/``unix_time``), None if it failed."""
+    """The converter's text and entities (those without ``user``/``unix_time``); None if it
+    failed."""
     try:
         text, converted = telegramify_markdown.convert(literal(markdown))
         kept = [e for e in converted if e.user is None and e.unix_time is None]
@@ -196,11 +197,9 @@ def _candidates(text: str, limit_at: int, fences: list[_Fence]) -> list[int]:
         end = i + 1
     if (i := text.rfind("\n", 0, limit_at)) >= floor:
         found.append(i + 1)
-    last = None
-    for last in _SENTENCE_END.finditer(text, floor, limit_at):
-        pass
-    if last is not None:
-        found.append(last.end())
+    ends = [match.end() for match in _SENTENCE_END.finditer(text, floor, limit_at)]
+    if ends:
+        found.append(ends[-1])
     if (i := text.rfind(" ", 0, limit_at)) >= floor:
         found.append(i + 1)
     found.append(limit_at)

@@ -44,16 +44,18 @@ def _escape_words(text: str) -> str:
 
 
 def _regions(markdown: str) -> list[tuple[int, int, bool]]:
-    """Byte ranges (UTF-8) to leave alone (False) or to show literally (True, raw HTML), in order."""
+    """Byte ranges (UTF-8) to leave alone (False) or to show literally (True: raw HTML), in
+    order."""
     found: list[tuple[int, int, bool]] = []
     for payload, span in pyromark.events_with_range(markdown, options=STANDARD_OPTIONS):
         if not isinstance(payload, dict):
             continue
         start = payload.get("Start")
         kind = next(iter(payload))
+        link = start.get("Link", {}) if isinstance(start, dict) else {}
         untouched = kind in _UNTOUCHED or (
             isinstance(start, dict)
-            and ("CodeBlock" in start or start.get("Link", {}).get("link_type") in ("Autolink", "Email"))
+            and ("CodeBlock" in start or link.get("link_type") in ("Autolink", "Email"))
         )
         if untouched or kind in _HTML:
             begin, end = span["start"], span["end"]

@@ -61,7 +61,8 @@ class StreamedReply:
 
     text: str  # the complete raw (Markdown) text received and delivered, stripped as Telegram does
     message_ids: list[int]  # Telegram message ids of the reply, in order
-    error: BaseException | None = None  # what ended the chunk source early (the text so far was delivered)
+    # what ended the chunk source early (the text so far was delivered)
+    error: BaseException | None = None
     delivered: bool = True  # False only if the final text could not land within final_timeout
 
 
@@ -119,7 +120,8 @@ seconds between typing actions. ``final_timeout``: seconds
         on_write: OnWrite | None = None,
         stop: asyncio.Event | None = None,
     ) -> StreamedReply:
-        """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it landed.
+        """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it
+        landed.
 
         When ``stop`` is set (``/stop``), reading ``chunks`` ends at once (the source is closed,
         even while it waits for its next chunk) and the text so far is the reply.
@@ -137,7 +139,12 @@ seconds between typing actions. ``final_timeout``: seconds
         typing = asyncio.ensure_future(run.keep_typing())
         stopper = None if stop is None else asyncio.ensure_future(stop.wait())
         if stopper is not None:
-            stopper.add_done_callback(lambda waited: waited.cancelled() or run.stop_reading(reader))
+
+            def on_stop(waited: asyncio.Future[Any]) -> None:
+                if not waited.cancelled():
+                    run.stop_reading(reader)
+
+            stopper.add_done_callback(on_stop)
         try:
             delivered = await run.write_loop()
         except asyncio.CancelledError:
