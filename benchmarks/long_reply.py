@@ -13,8 +13,9 @@ baseline. For each it prints:
   the whole reply on screen (p50, p95);
 - the long chat: messages the bot wrote there, characters they show, and seconds from the
   question to its last write;
-- the bot's CPU seconds over the run (start-up apart) and its peak resident set (MiB, start-up
-  included), its whole process tree (:mod:`benchmarks.process`).
+- the bot's CPU seconds over the run (start-up apart; its whole process tree, see
+  :mod:`benchmarks.process`), its peak resident set during the run (the tree, sampled every
+  50 ms) and the bot process's VmHWM (its peak over its life, start-up included), in MiB.
 
 Usage: ``python -m benchmarks.long_reply [--long-chars 100000] [--chats 20] [--turns 3]``;
 ``--max-reply-chars N`` sets the bot's MAX_REPLY_CHARS; ``--bot-root DIR`` runs the bot from
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.process import tree_cpu_seconds
+from benchmarks.process import TreeSampler, peak_rss_mib, tree_cpu_seconds
 from benchmarks.startup import bot_env, log_file, start_bot, stop_bot
 from benchmarks.streaming import converse, percentile, reply_text
 from tests.fakes.providers import FakeProviders, Reply
@@ -50,7 +51,8 @@ class LongRun:
     long_shown: int = 0
     long_seconds: float = float("nan")
     cpu: float = 0.0
-    peak_rss_mib: float = 0.0
+    run_rss_mib: float = 0.0  # the tree's peak resident set during the run (sampled)
+    vmhwm_mib: float = 0.0  # the bot process's peak resident set over its life (VmHWM)
 
 
 def markdown_text(chars: int) -> str:
@@ -94,7 +96,8 @@ async def run(
             env.update(settings or {})
             err = Path(tmp, "stderr")
             with log_file(err) as stderr:
-                process, sampler, _ = await start_bot(telegram, env, tmp, stderr)
+                process, _, _ = await start_bot(telegram, env, tmp, stderr)
+            sampler = TreeSampler(process.pid)  # the run only: start-up apart
             try:
                 async with sampler.running():
                     cpu_before = tree_cpu_seconds(sampler.process)
@@ -117,7 +120,8 @@ async def run(
                             last = max(m.edited_at or m.sent_at for m in messages)
                             result.long_seconds = last - started
                     result.cpu = tree_cpu_seconds(sampler.process) - cpu_before
-                result.peak_rss_mib = sampler.peak()
+                result.run_rss_mib = sampler.peak_tree
+                result.vmhwm_mib = peak_rss_mib(process.pid)
             finally:
                 await stop_bot(process, err)
     for turn in (t for ts in all_turns for t in ts):
@@ -144,7 +148,7 @@ def table(results: list[LongRun], chats: int, turns: int) -> str:
     lines = [
         ("| run | other chats: first text p50 / p95 (s) | reply complete p50 / p95 (s) "
         "| never completed | long chat: messages / characters shown / last write (s) "
-        "| bot CPU s | peak RSS MiB |"),
+        "| bot CPU s | peak RSS MiB: run / VmHWM |"),
         "|" + "---|" * 7,
     ]
     for r in results:
@@ -156,7 +160,8 @@ def table(results: list[LongRun], chats: int, turns: int) -> str:
         lines.append(
             f"| {name} | {percentile(r.first, 50):.3f} / {percentile(r.first, 95):.3f} "
             f"| {percentile(r.complete, 50):.3f} / {percentile(r.complete, 95):.3f} "
-            f"| {r.never_completed} | {long} | {r.cpu:.1f} | {r.peak_rss_mib:.1f} |"
+            f"| {r.never_completed} | {long} | {r.cpu:.1f} "
+            f"| {r.run_rss_mib:.1f} / {r.vmhwm_mib:.1f} |"
         )
     return "\n".join(lines)
 
