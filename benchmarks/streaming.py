@@ -227,7 +227,7 @@ async def run(
                     waits = pauses(chat_ids, turns, arrival, seed)
                     all_turns = await asyncio.gather(
                         *(
-                            _converse(telegram, chat_id, turns, text, groups, timeout,
+                            converse(telegram, chat_id, turns, text, groups, timeout,
                                       watcher=watcher, pauses=waits[chat_id])
                             for chat_id in chat_ids
                         )
@@ -260,7 +260,7 @@ async def run(
     return result
 
 
-async def _converse(
+async def converse(
     telegram: FakeTelegram,
     chat_id: int,
     turns: int,

@@ -3,6 +3,12 @@
 :class:`Draft` is the reply streamer's per-reply state machine (see :mod:`bot.streamer` for
 the rules it follows): a reader feeds it chunks, a writer loop keeps the chat's message(s) in
 step with it within the flood budget, and the final write is retried until it lands.
+
+Work per write does not grow with the reply: messages already rolled over are frozen
+(:class:`bot.draft_text.DraftText`), and a write renders only the current message's Markdown,
+at most :data:`WINDOW_LIMITS` message limits of it (the text beyond waits for the next
+messages): once for an edit, a few times (2 log2(window) at worst) when the message fills up
+and rolls over. Feeding a chunk is O(1).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import telegram
 from telegram import MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
@@ -25,6 +32,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.draft_text import DraftText
 from bot.flood import Priority, retry_after_seconds
 from bot.formatting import Cut, cut_markdown, cut_text, render, utf16_len
 
@@ -34,6 +42,10 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger("bot.streamer")
 
 OnWrite = Callable[[str, list[int]], Awaitable[None]]
+
+#: How much of the draft one write renders: this many times the message limit in characters of
+#: Markdown (a message's rendered text is at most its limit; raw Markdown is longer by its markup).
+WINDOW_LIMITS = 4
 
 
 @dataclass(slots=True)
@@ -45,7 +57,18 @@ class _Write:
 
 
 def _key(text: str, entities: list[MessageEntity]) -> tuple[Any, ...]:
-    return text, tuple((e.type, e.offset, e.length, e.url, e.language, e.custom_emoji_id) for e in entities)
+    return text, tuple(
+        (e.type, e.offset, e.length, e.url, e.language, e.custom_emoji_id) for e in entities
+    )
+
+
+def maybe_delivered(exc: NetworkError) -> bool:
+    """Whether a request that failed with ``exc`` may have been carried out by the Bot API: the
+    request went out and the answer was lost (PTB wraps httpx's error as ``__cause__``: a read
+    timeout, or the connection dropped while waiting). A connect or pool timeout, a refused
+    connection or an HTTP error answer (502, ...) mean it was not carried out."""
+    lost = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+    return isinstance(exc.__cause__, lost)
 
 
 def backoff(failures: int) -> float:
@@ -53,10 +76,11 @@ def backoff(failures: int) -> float:
     return min(0.25 * 2 ** (failures - 1), 10.0)
 
 
-async def race(step: Coroutine[Any, Any, Any], event: asyncio.Event) -> bool:
+async def race(step: Awaitable[Any], event: asyncio.Event) -> bool:
     """Run ``step`` unless ``event`` is set first (then cancel it); True if ``step`` completed."""
     if event.is_set():
-        step.close()
+        if isinstance(step, Coroutine):
+            step.close()  # never awaited: no "coroutine was never awaited" warning
         return False
     task, waiter = asyncio.ensure_future(step), asyncio.ensure_future(event.wait())
     try:
@@ -75,41 +99,45 @@ async def race(step: Coroutine[Any, Any, Any], event: asyncio.Event) -> bool:
 class Draft:
     """One reply: the draft, what is shown, and the messages written."""
 
-    def __init__(self, streamer: ReplyStreamer, chat_id: int, thread_id: int | None, reply_to: int | None,
-                 on_write: OnWrite | None, *, markdown: bool = True) -> None:
+    def __init__(self, streamer: ReplyStreamer, chat_id: int, thread_id: int | None,
+                 reply_to: int | None, on_write: OnWrite | None, *, markdown: bool = True) -> None:
         self.s = streamer
-        self.chat_id, self.thread_id, self.reply_to, self.on_write = chat_id, thread_id, reply_to, on_write
+        self.chat_id, self.thread_id, self.reply_to = chat_id, thread_id, reply_to
+        self.on_write = on_write
         self.markdown, self.entities_ok = markdown, True
         self.reply_markup: telegram.InlineKeyboardMarkup | None = None
         self.interval = streamer.group_edit_interval if chat_id < 0 else streamer.edit_interval
         self.limit = streamer.limit
-        self.chunks: list[str] = []
-        self.size = 0  # characters received
-        self._joined = ""
+        self.draft = DraftText()  # base: where the current message starts
+        self.window = WINDOW_LIMITS * streamer.limit  # characters of Markdown one write renders
         self.changed, self.done, self.visible = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self.error: BaseException | None = None
         self.message_ids: list[int] = []
         self.current: int | None = None  # the message being written; None until it is sent
         self.shown: tuple[Any, ...] | None = None  # _key of what `current` shows
-        self.base, self.prefix = 0, ""  # the current message's Markdown is prefix + draft[base:]
+        self.prefix = ""  # the current message's Markdown is prefix + draft[base:]
         self.covered = 0  # draft characters written (or found to change nothing on screen)
         self.last_write = -math.inf
         self.failures = 0
+        self.unsure = False  # a sendMessage of this reply may have been shown with an unknown id
         self.deadline: float | None = None
         self.stopped = False  # stop_reading() ended the source
 
     @property
     def text(self) -> str:
-        if len(self._joined) != self.size:
-            self._joined = "".join(self.chunks)
-        return self._joined
+        """The whole draft (O(size))."""
+        return self.draft.whole
+
+    @property
+    def size(self) -> int:
+        """Characters received."""
+        return self.draft.size
 
     def feed(self, chunk: str) -> None:
         if not isinstance(chunk, str):
             raise TypeError(f"a text chunk must be str, not {type(chunk).__name__}")
         if chunk:
-            self.chunks.append(chunk)
-            self.size += len(chunk)
+            self.draft.append(chunk)
             self.changed.set()
 
     def stop_reading(self, reader: asyncio.Future[None]) -> None:
@@ -122,6 +150,9 @@ class Draft:
         try:
             async for chunk in chunks:
                 self.feed(chunk)
+                # A source with chunks buffered (a fast provider) yields them without ever
+                # suspending: let other chats' work run between two chunks.
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             if not self.stopped:
                 raise
@@ -162,14 +193,20 @@ class Draft:
                 self.changed.clear()
                 await race(self.changed.wait(), self.done)
                 continue
+            elif self.unsure and self.current is None:
+                await self.done.wait()  # no new message until the final text: see write_once
+                continue
             else:
                 first = not self.message_ids
                 wait = 0.0 if first else self.last_write + self.interval - self.s.clock()
                 if wait > 0:
                     await race(self.s.sleep(wait), self.done)
                     continue
-                priority, reserve = (Priority.FIRST, 0) if first else (Priority.EDIT, self.s.edit_reserve)
-                if not await race(flood.acquire(self.chat_id, priority, reserve=reserve), self.done):
+                priority, reserve = Priority.FIRST, 0
+                if not first:
+                    priority, reserve = Priority.EDIT, self.s.edit_reserve
+                acquiring = flood.acquire(self.chat_id, priority, reserve=reserve)
+                if not await race(acquiring, self.done):
                     continue  # the source ended meanwhile: acquire again at FINAL priority
             await self.write_once()
 
@@ -180,20 +217,41 @@ class Draft:
         return (text, entities) if self.entities_ok else (text, [])
 
     def compose(self) -> _Write | None:
-        """The write that brings the current message up to date with the draft, or None."""
-        draft = self.text
-        markdown = self.prefix + draft[self.base :]
-        text, entities = self.rendered(markdown)
-        end, cut = len(draft), None
-        if utf16_len(text) > self.limit:
-            cut = cut_markdown(markdown, self.limit) if self.markdown else cut_text(markdown, self.limit)
-            if cut is not None:
-                text, entities = self.rendered(cut.head)
-                end = max(self.base + cut.consumed - len(self.prefix), self.base + 1)
+        """The write that brings the current message up to date with the draft, or None.
+
+        Renders the current message's Markdown (``prefix + draft[base:]``, at most ``window``
+        characters of the draft) once. When that is over the limit, or the draft goes on beyond
+        the window, the message is completed with its first part instead (a rollover: the cut
+        measures a few renders' text, then the part is rendered once).
+        """
+        base, window = self.draft.base, self.draft.peek(self.window)
+        more = base + len(window) < self.size
+        markdown = self.prefix + window
+        cutter = cut_markdown if self.markdown else cut_text
+        end, cut = base + len(window), None
+        text, entities = "", list[MessageEntity]()
+        if more:  # the message cannot show all that is pending: complete it
+            cut = cutter(markdown, self.limit, whole=False)
+        else:
+            text, entities = self.rendered(markdown)
+            if utf16_len(text) > self.limit:
+                cut = cutter(markdown, self.limit)
+        if cut is not None:
+            text, entities = self.rendered(cut.head)
+            end = max(base + cut.consumed - len(self.prefix), base + 1)
+        if not text and cut is not None and self.current is None:
+            self.roll(end, cut)  # a blank part: nothing to show, go on after it
+            return None
         if not text or (cut is None and _key(text, entities) == self.shown):
             self.covered = end
             return None
         return _Write(text, entities, end, cut)
+
+    def roll(self, end: int, cut: Cut) -> None:
+        """Freeze the draft up to ``end``: the next message starts there with ``cut.reopen``."""
+        self.draft.freeze(end)
+        self.current, self.shown = None, None
+        self.prefix, self.covered = cut.reopen, end
 
     async def write_once(self) -> None:
         """Make one write with the tokens already taken; a failure leaves the draft pending."""
@@ -219,15 +277,28 @@ class Draft:
                 return
         except NetworkError as exc:  # TimedOut included
             _LOGGER.info("Write to chat %s failed: %s", self.chat_id, exc)
+            if self.current is None and maybe_delivered(exc):
+                # Its answer did not come within send_timeout: the message may be shown, but
+                # with an id we cannot learn (the Bot API cannot look a message up). No more
+                # new messages until the final text, which is sent once more (never lost);
+                # if that one's answer is lost too, it counts as delivered (never a third copy).
+                _LOGGER.warning("sendMessage to chat %s may have been delivered: %s",
+                                self.chat_id, exc)
+                if final and self.unsure:
+                    self.covered = write.end
+                    if write.cut is not None:
+                        self.roll(write.end, write.cut)
+                    return
+                self.unsure = True
             self.failures += 1
             if final:
                 await self.s.sleep(backoff(self.failures))
             return
         self.failures = 0
+        self.unsure = self.unsure and not final
         self.shown, self.covered = _key(write.text, write.entities), write.end
         if write.cut is not None:
-            self.current, self.shown = None, None
-            self.base, self.prefix = write.end, write.cut.reopen
+            self.roll(write.end, write.cut)
         if self.on_write is not None:
             try:
                 await self.on_write(self.text[: self.covered].strip(), list(self.message_ids))
@@ -244,9 +315,10 @@ class Draft:
         if self.reply_to and not self.message_ids:
             reply = ReplyParameters(self.reply_to, allow_sending_without_reply=True)
         markup = self.reply_markup if final and write.cut is None else None
-        message = await bot.send_message(self.chat_id, write.text, parse_mode=None, entities=entities,
-                                          message_thread_id=self.thread_id, reply_parameters=reply,
-                                          reply_markup=markup, **self.s.paced)
+        message = await bot.send_message(
+            self.chat_id, write.text, parse_mode=None, entities=entities,
+            message_thread_id=self.thread_id, reply_parameters=reply, reply_markup=markup,
+            read_timeout=self.s.send_timeout, **self.s.paced)
         self.current = message.message_id
         self.message_ids.append(message.message_id)
         self.visible.set()

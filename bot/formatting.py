@@ -3,8 +3,11 @@
 The conversion is done by the maintained ``telegramify-markdown`` library
 (``telegramify_markdown.convert``), which turns Markdown into plain text plus a list of
 MessageEntity values. We send those as ``text`` + ``entities`` with no ``parse_mode``, so there
-is nothing to escape and Telegram never has to parse markup. Rendering never raises: on any
-converter failure the raw text goes out as plain text.
+is nothing to escape and Telegram never has to parse markup. Before conversion,
+:func:`bot.literal.literal` escapes what the model wrote as text but Markdown would swallow (raw
+HTML, ``2*3*4``, ``__init__``). Rendering never raises and never shows nothing for a text that
+is not blank: on a converter failure, or when the Markdown renders to nothing (only a link
+reference definition, say), the raw text goes out as plain text.
 
 Lengths: Telegram allows 1-4096 characters of message text after entity parsing and 0-1024 of
 caption (Bot API, sendMessage / sendPhoto), counted in code points, while entity offsets are in
@@ -22,14 +25,17 @@ from dataclasses import dataclass
 import telegramify_markdown
 from telegram import MessageEntity
 
+from bot.literal import literal
+
 __all__ = [
-    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "shorten", "split_markdown", "split_text",
-    "utf16_len",
+    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "render_text", "shorten",
+    "split_markdown", "split_text", "utf16_len",
 ]
 
 _LOGGER = logging.getLogger(__name__)
 MESSAGE_LIMIT = 4096  # characters of message text (Bot API sendMessage)
 _MIN_LIMIT = 64
+_CLOSE_ENOUGH = 32  # characters: a cut whose part renders this close to the limit is taken
 _FENCE = re.compile(r"(`{3,}|~{3,})([^\n]*)")
 _SENTENCE_END = re.compile(r"[.!?…。！？](?=\s)")
 
@@ -61,30 +67,51 @@ def _moved(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
                          custom_emoji_id=entity.custom_emoji_id)
 
 
+def _convert(markdown: str) -> tuple[str, list[telegramify_markdown.MessageEntity]] | None:
+    """The converter's text and entities (those without ``user``/``unix_time``); None if it
+    failed."""
+    try:
+        text, converted = telegramify_markdown.convert(literal(markdown))
+        kept = [e for e in converted if e.user is None and e.unix_time is None]
+        size = utf16_len(text)
+        if any(e.offset < 0 or e.length <= 0 or e.offset + e.length > size for e in kept):
+            raise ValueError("entity out of bounds")
+    except Exception:  # any converter failure means "show it as plain text"
+        _LOGGER.warning("Markdown conversion failed; sending plain text", exc_info=True)
+        return None
+    return text, kept
+
+
 def render(markdown: str) -> tuple[str, list[MessageEntity]]:
     """Markdown -> (plain text, entities) for ``send_message(text=..., entities=...)``.
 
     Offsets and lengths of the entities are in UTF-16 code units (Bot API MessageEntity). The
-    text is stripped of surrounding whitespace, so it may be ``""`` (send nothing then).
-    Entities that would need a ``user`` or ``unix_time`` object are dropped. Never raises: if
-    the converter fails or yields entities out of bounds, returns the raw text, stripped, with
-    no entities.
+    text is stripped of surrounding whitespace; it is ``""`` only for a blank ``markdown`` (send
+    nothing then). Raw HTML, ``*`` between letters or digits and ``__dunder__`` names are shown
+    as typed (:func:`bot.literal.literal`). Entities that would need a ``user`` or ``unix_time``
+    object are dropped. Never raises: if the converter fails, yields entities out of bounds, or
+    renders a text that is not blank to nothing, returns the raw text, stripped, with no
+    entities.
     """
-    try:
-        text, converted = telegramify_markdown.convert(markdown)
-        entities = [
-            MessageEntity(e.type, e.offset, e.length, url=e.url, language=e.language,
-                          custom_emoji_id=e.custom_emoji_id)
-            for e in converted
-            if e.user is None and e.unix_time is None
-        ]
-        size = utf16_len(text)
-        if any(e.offset < 0 or e.length <= 0 or e.offset + e.length > size for e in entities):
-            raise ValueError("entity out of bounds")
-    except Exception:  # any converter failure means "show it as plain text"
-        _LOGGER.warning("Markdown conversion failed; sending plain text", exc_info=True)
+    converted = _convert(markdown)
+    if converted is None:
         return markdown.strip(), []
-    return _trim(text, entities)
+    text, kept = converted
+    entities = [
+        MessageEntity(e.type, e.offset, e.length, url=e.url, language=e.language,
+                      custom_emoji_id=e.custom_emoji_id)
+        for e in kept
+    ]
+    shown, entities = _trim(text, entities)
+    if not shown:  # nothing visible from a text that is not blank: show what the model wrote
+        return markdown.strip(), []
+    return shown, entities
+
+
+def render_text(markdown: str) -> str:
+    """``render(markdown)[0]`` without building the entities (for measuring a text's length)."""
+    converted = _convert(markdown)
+    return (converted[0].strip() if converted is not None else "") or markdown.strip()
 
 
 def _fits(text: str, limit: int) -> bool:
@@ -170,46 +197,65 @@ def _candidates(text: str, limit_at: int, fences: list[_Fence]) -> list[int]:
         end = i + 1
     if (i := text.rfind("\n", 0, limit_at)) >= floor:
         found.append(i + 1)
-    last = None
-    for last in _SENTENCE_END.finditer(text, floor, limit_at):
-        pass
-    if last is not None:
-        found.append(last.end())
+    ends = [match.end() for match in _SENTENCE_END.finditer(text, floor, limit_at)]
+    if ends:
+        found.append(ends[-1])
     if (i := text.rfind(" ", 0, limit_at)) >= floor:
         found.append(i + 1)
     found.append(limit_at)
     return [c for c in found if 0 < c <= limit_at]
 
 
-def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> Cut | None:
+def cut_markdown(markdown: str, limit: int = MESSAGE_LIMIT, *, whole: bool = True) -> Cut | None:
     """Cut the first part off ``markdown`` whose rendered text fits in ``limit``.
 
     Returns None when the whole text renders within ``limit`` characters (UTF-16 code units,
-    so code points too). Raises ValueError if ``limit`` < 64.
+    so code points too). ``whole=False`` says ``markdown`` is only the beginning of a longer
+    text: a Cut is then always returned, at the best boundary within it if all of it fits. The
+    work is bounded by ``len(markdown)``: a few renders of at most that many characters (about
+    log2 of it at worst). Raises ValueError if ``limit`` < 64.
     """
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT} characters")
-    if _fits(render(markdown)[0], limit):
-        return None
     fences = _fences(markdown)
-
-    def fits(cut: int) -> bool:
-        return _fits(render(_piece(markdown, cut, fences).head)[0], limit)
-
-    good, bad = 0, len(markdown)  # render(head) fits at `good`, not at `bad`
-    probe = min(limit, bad - 1)
-    while probe > good and fits(probe):  # the rendered text is usually shorter than the raw
-        good, probe = probe, min(probe * 2, bad - 1)
-    if probe > good:
-        bad = probe
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        good, bad = (mid, bad) if fits(mid) else (good, mid)
+    size = utf16_len(render_text(markdown))
+    if size <= limit:
+        if whole:
+            return None
+        good = len(markdown) - 1  # before the end, so that an open code block is reopened
+    else:
+        good = _longest_fit(markdown, limit, fences, size)
     for cut in _candidates(markdown, max(good, 1), fences):
         piece = _piece(markdown, cut, fences)
-        if piece.consumed > 0 and _fits(render(piece.head)[0], limit):
+        if piece.consumed > 0 and _fits(render_text(piece.head), limit):
             return piece
     return _piece(markdown, max(good, 1), [])  # unreachable in practice: `good` fits
+
+
+def _longest_fit(markdown: str, limit: int, fences: list[_Fence], size: int) -> int:
+    """About the longest cut offset whose head renders within ``limit``, given that all of
+    ``markdown`` renders to ``size`` > ``limit`` characters.
+
+    Stops once a head renders within ``_CLOSE_ENOUGH`` characters of ``limit``. A rendered
+    text grows about linearly with its Markdown, so each step guesses the cut where
+    the line between the two nearest known points reaches ``limit`` (a few renders); when two
+    steps did not halve the interval, the next one halves it (2 log2 renders at worst).
+    """
+    good, good_size, bad, bad_size = 0, 0, len(markdown), size
+    widths = [bad - good]  # the interval before each step
+    while bad - good > 1 and good_size < limit - _CLOSE_ENOUGH:
+        if len(widths) >= 2 and bad - good > widths[-2] // 2:  # two steps did not halve it
+            cut = (good + bad) // 2
+        else:
+            cut = good + (bad - good) * (limit - good_size) // max(bad_size - good_size, 1)
+            cut = min(max(cut, good + 1), bad - 1)
+        shown = utf16_len(render_text(_piece(markdown, cut, fences).head))
+        if shown <= limit:
+            good, good_size = cut, shown
+        else:
+            bad, bad_size = cut, shown
+        widths.append(bad - good)
+    return good
 
 
 def split_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -226,7 +272,7 @@ def split_markdown(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
         parts.append(cut.head)
         rest = cut.reopen + rest[cut.consumed :]
     parts.append(rest)
-    return [part for part in parts if render(part)[0]]
+    return [part for part in parts if render_text(part)]
 
 
 def _room(text: str, limit: int) -> int:
@@ -237,17 +283,17 @@ def _room(text: str, limit: int) -> int:
     return room
 
 
-def cut_text(text: str, limit: int = MESSAGE_LIMIT) -> Cut | None:
+def cut_text(text: str, limit: int = MESSAGE_LIMIT, *, whole: bool = True) -> Cut | None:
     """Like :func:`cut_markdown` for plain text: None if ``text`` (stripped) is at most ``limit``
-    UTF-16 code units, else the first part cut at the best boundary (``reopen`` is ``""``).
-    Raises ValueError if ``limit`` < 64."""
+    UTF-16 code units and ``whole``, else the first part cut at the best boundary (``reopen`` is
+    ``""``). Raises ValueError if ``limit`` < 64."""
     if limit < _MIN_LIMIT:
         raise ValueError(f"limit must be at least {_MIN_LIMIT} characters")
-    if _fits(text, limit):
+    if whole and _fits(text, limit):
         return None
     lead = len(text) - len(text.lstrip())
-    room = lead + _room(text[lead:], limit)
-    cut = next(c for c in _candidates(text, room, []) if c > lead)
+    room = len(text) if _fits(text, limit) else lead + _room(text[lead:], limit)
+    cut = next((c for c in _candidates(text, room, []) if c > lead), room)
     return Cut(text[:cut], "", cut)
 
 

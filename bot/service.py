@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -407,14 +408,26 @@ class ChatService:
         stop: asyncio.Event,
     ) -> TurnResult:
         served: list[Route] = []
+        room = self.settings.max_reply_chars
+        capped = False  # the reply reached max_reply_chars
 
         async def text_chunks() -> AsyncIterator[str]:
-            async for route, chunk in self.registry.stream_routes(routes, history):
-                if not served:
-                    served.append(route)
-                if isinstance(chunk, str) and chunk:
-                    reply.chunks.append(chunk)
-                    yield chunk
+            nonlocal room, capped
+            stream = self.registry.stream_routes(routes, history)
+            async with aclosing(stream):  # closing it closes the provider's stream
+                async for route, chunk in stream:
+                    if not served:
+                        served.append(route)
+                    if isinstance(chunk, str) and chunk:
+                        if len(chunk) > room:  # the rest is not read: the provider is closed
+                            capped = True
+                            if room:
+                                reply.chunks.append(chunk[:room])
+                                yield chunk[:room]
+                            return
+                        room -= len(chunk)
+                        reply.chunks.append(chunk)
+                        yield chunk
 
         delivered = await sink.stream(text_chunks(), reply.on_write, stop)
         provider = served[0].provider.__name__ if served else None
@@ -434,18 +447,30 @@ class ChatService:
             return await self._fail(
                 reply, sink, notice, provider, error, delivered.text, delivered.message_ids
             )
-        status = self._stopped_status() if stop.is_set() else ReplyStatus.COMPLETE
+        limit = self.settings.max_reply_chars
+        # A reply cut at the limit is kept like a stopped one: its text stays in the history.
+        cut = f"cut at MAX_REPLY_CHARS ({limit} characters)" if capped else None
+        if stop.is_set():
+            status = self._stopped_status()
+        else:
+            status = ReplyStatus.STOPPED if capped else ReplyStatus.COMPLETE
         await reply.update(
             content=delivered.text,
             status=status,
             provider=provider,
             telegram_message_ids=delivered.message_ids,
+            error=cut,
         )
-        if status is ReplyStatus.COMPLETE and not delivered.text:
-            await sink.notice(f"⚠️ {model} sent an empty reply. Send /retry to try again.")
-        elif status is ReplyStatus.INTERRUPTED:
+        if status is ReplyStatus.INTERRUPTED:
             await sink.notice(SHUTDOWN_NOTICE)
-        return TurnResult(status, delivered.text, model, provider, delivered.message_ids)
+        elif capped:
+            await sink.notice(
+                f"✂️ The reply was cut here: it reached {limit:,} characters, the longest reply "
+                "this bot sends. Ask for the rest to read on."
+            )
+        elif status is ReplyStatus.COMPLETE and not delivered.text:
+            await sink.notice(f"⚠️ {model} sent an empty reply. Send /retry to try again.")
+        return TurnResult(status, delivered.text, model, provider, delivered.message_ids, cut)
 
     async def _answer_image(
         self,

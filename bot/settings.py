@@ -73,6 +73,11 @@ class Settings(ProviderSettings):
     group_stream_edit_interval: float = Field(
         default=3.0, ge=0.05, le=120, description="Seconds between edits in groups."
     )
+    max_reply_chars: int = Field(
+        default=32_000,
+        ge=100,
+        description="Characters of a reply after which the provider is closed and the reply cut.",
+    )
     log_level: str = Field(default="INFO")
     storage_retry_timeout: float = Field(
         default=60.0,

@@ -13,14 +13,17 @@
   retried until it lands, for up to ``final_timeout``: after a 429 (``retry_after`` honoured), a
   timeout or network error (backoff), "can't parse entities" (sent again without entities), a
   deleted message (sent anew); "message is not modified" counts as delivered.
+* A new message (sendMessage) is waited for ``send_timeout`` seconds, not resent when its
+  answer is merely slow: the Bot API may have shown it already, and only its answer gives the
+  id later edits need. When even that answer is lost (a read timeout, a dropped connection),
+  the message may be on screen with an id nobody can learn: no new message is sent until the
+  source ends, then the final text is sent once more (shown at most twice, never lost).
 * Text is sent as :func:`bot.formatting.render` gives it (text + entities, no parse_mode). When
   it outgrows 4096 characters, the current message gets its complete part
   (:func:`bot.formatting.cut_markdown`) and a new message continues with the rest.
 
 Writes take their tokens from :class:`bot.flood.FloodControl` and so bypass a
-:class:`bot.flood.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``). Known
-limit: a sendMessage that timed out may have been delivered anyway; its retry then shows the
-text twice (better than losing it).
+:class:`bot.flood.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``).
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ class StreamedReply:
 
     text: str  # the complete raw (Markdown) text received and delivered, stripped as Telegram does
     message_ids: list[int]  # Telegram message ids of the reply, in order
-    error: BaseException | None = None  # what ended the chunk source early (the text so far was delivered)
+    # what ended the chunk source early (the text so far was delivered)
+    error: BaseException | None = None
     delivered: bool = True  # False only if the final text could not land within final_timeout
 
 
@@ -73,7 +77,9 @@ seconds between typing actions. ``final_timeout``: seconds
     after the source ends during which the final text is retried. ``cancel_timeout``: seconds
     allowed to land the text after a cancellation. ``limit``: characters per message (4096).
     ``edit_reserve``: chat tokens an intermediate edit must leave (one for this reply's final
-    write, one for the next reply's first text; see :mod:`bot.flood`).
+    write, one for the next reply's first text; see :mod:`bot.flood`). ``send_timeout``:
+    seconds to wait for the answer to a sendMessage (its read timeout) before its outcome counts
+    as unknown.
     """
 
     def __init__(
@@ -91,6 +97,7 @@ seconds between typing actions. ``final_timeout``: seconds
         cancel_timeout: float = 5.0,
         limit: int = MESSAGE_LIMIT,
         edit_reserve: int = 2,
+        send_timeout: float = 60.0,
     ) -> None:
         self.bot, self.flood = bot, flood
         self.edit_reserve = edit_reserve
@@ -99,6 +106,7 @@ seconds between typing actions. ``final_timeout``: seconds
         self.typing_delay, self.typing_interval = typing_delay, typing_interval
         self.final_timeout, self.cancel_timeout = final_timeout, cancel_timeout
         self.limit = limit
+        self.send_timeout = send_timeout
         paced = isinstance(getattr(bot, "rate_limiter", None), FloodRateLimiter)
         self.paced: dict[str, Any] = {"rate_limit_args": {"paced": True}} if paced else {}
 
@@ -112,7 +120,8 @@ seconds between typing actions. ``final_timeout``: seconds
         on_write: OnWrite | None = None,
         stop: asyncio.Event | None = None,
     ) -> StreamedReply:
-        """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it landed.
+        """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it
+        landed.
 
         When ``stop`` is set (``/stop``), reading ``chunks`` ends at once (the source is closed,
         even while it waits for its next chunk) and the text so far is the reply.
@@ -130,7 +139,12 @@ seconds between typing actions. ``final_timeout``: seconds
         typing = asyncio.ensure_future(run.keep_typing())
         stopper = None if stop is None else asyncio.ensure_future(stop.wait())
         if stopper is not None:
-            stopper.add_done_callback(lambda waited: waited.cancelled() or run.stop_reading(reader))
+
+            def on_stop(waited: asyncio.Future[Any]) -> None:
+                if not waited.cancelled():
+                    run.stop_reading(reader)
+
+            stopper.add_done_callback(on_stop)
         try:
             delivered = await run.write_loop()
         except asyncio.CancelledError:

@@ -164,3 +164,63 @@ def test_shorten_cuts_a_caption_on_a_word_boundary() -> None:
     assert caption.startswith(kept) and caption[len(kept)] == " "  # cut between two words
     assert len(kept) > 900
     assert shorten("  short caption ") == "short caption"
+
+
+# ---- text the model wrote is shown, never dropped (issue 8, defect 2) ----
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "List<String>",
+        "a<b and c>d",
+        "line one<br>line two",
+        "<br>",
+        "Vec<u8>",
+        "fn parse(input: &str) -> Result<Vec<u8>, Error>",
+        "<div>hi</div>",
+        "<!-- only a comment -->",
+        '<a href="x_*y*">link</a>',
+        "2*3*4",
+        "a*b*c = abc",
+        "2**10 is 1024",
+        "__init__",
+        "Edit __init__.py and check __name__ == '__main__'",
+        "[note]: https://example.org",
+    ],
+)
+def test_text_is_shown_as_typed(markdown: str) -> None:
+    assert render(markdown) == (markdown, [])
+
+
+def test_an_html_block_is_shown_whole_with_the_markdown_inside_it() -> None:
+    markdown = "Before.\n\n<div class=\"x\">\n*not emphasis* and **not bold**\n</div>\n\nAfter."
+    assert render(markdown) == (markdown, [])
+
+
+def test_markdown_around_html_still_renders() -> None:
+    text, entities = render("Use **`List<String>`** or a <T> in *Java*.")
+    assert text == "Use List<String> or a <T> in Java."
+    kinds = {(e.type, text[e.offset : e.offset + e.length]) for e in entities}
+    assert kinds == {("bold", "List<String>"), ("code", "List<String>"), ("italic", "Java")}
+
+
+def test_emphasis_between_spaces_stays_emphasis_and_cjk_bold_stays_bold() -> None:
+    text, entities = render("**bold** and *italic*, 2 * 3 = 6")
+    assert text == "bold and italic, 2 * 3 = 6"
+    assert [(e.type, e.offset, e.length) for e in entities] == [("bold", 0, 4), ("italic", 9, 6)]
+    text, entities = render("这是**重要**的")
+    assert (text, [(e.type, e.offset, e.length) for e in entities]) == ("这是重要的", [("bold", 2, 2)])
+
+
+def test_code_math_and_autolinks_are_not_escaped() -> None:
+    assert render("`a<b>*c*__d__`")[0] == "a<b>*c*__d__"
+    assert render("```html\n<p>2*3</p>\n```")[0] == "<p>2*3</p>"
+    text, entities = render("<https://example.org/a*b*c/__x__>")
+    assert text == "https://example.org/a*b*c/__x__" and entities[0].url == text
+
+
+def test_a_text_that_renders_to_nothing_falls_back_to_the_raw_text() -> None:
+    assert telegramify_markdown.convert("[](https://example.org)")[0] == ""  # the converter shows nothing
+    assert render("  [](https://example.org)\n") == ("[](https://example.org)", [])
+    assert render(" \n\t") == ("", [])  # a blank text stays blank: nothing to send

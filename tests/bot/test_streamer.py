@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import telegram
+import telegramify_markdown
 from telegram.error import Forbidden
 from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
 
 from bot.flood import FloodControl, FloodRateLimiter
-from bot.formatting import render
+from bot.formatting import render, utf16_len
+from bot.storage import ReplyStatus, Store
 from bot.streamer import ReplyStreamer, StreamedReply
+from tests.bot.conftest import RunningBot
 from tests.bot.test_flood import FakeTime
+from tests.fakes.providers import Reply
 from tests.fakes.telegram import FakeTelegram, tiny_png
 
 CHAT = 1001
@@ -484,3 +489,115 @@ async def test_stop_ends_the_reply_where_it_is_and_closes_the_source(
     assert reply == StreamedReply("Once upon a time", reply.message_ids, None, True)
     assert closed.is_set()
     assert [m.text for m in fake_tg.bot_messages(CHAT)] == ["Once upon a time"]
+
+
+# ---- a huge reply: work per write bounded, nothing lost (issue 8, defects 2 and 5) ----
+
+
+async def test_an_html_snippet_reply_is_shown_as_typed(fake_tg: FakeTelegram, streamer: ReplyStreamer) -> None:
+    snippet = '<div class="card">\n<img src="a.png"> List<String>\n</div>\n<!-- end -->'
+    reply = await streamer.stream(CHAT, pieces(snippet, size=9))
+    assert [m.text for m in fake_tg.bot_messages(CHAT)] == [snippet]
+    assert reply.text == snippet
+
+
+async def test_work_per_write_does_not_grow_with_the_reply(fake_tg: FakeTelegram, streamer: ReplyStreamer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[int] = []  # characters of Markdown in each conversion
+    convert = telegramify_markdown.convert
+
+    def counting(markdown: str, **kwargs: Any) -> Any:
+        rendered.append(len(markdown))
+        return convert(markdown, **kwargs)
+
+    monkeypatch.setattr(telegramify_markdown, "convert", counting)
+    paragraph = "Some **bold** words, `code` and _more_ text to fill the reply. " * 8
+    text = "\n\n".join(f"{i}. {paragraph}" for i in range(120))  # ~62,000 characters
+
+    async def flood_of_text() -> AsyncIterator[str]:  # as fast as a local model can write
+        for start in range(0, len(text), 100):
+            yield text[start : start + 100]
+            await asyncio.sleep(0)
+
+    reply = await streamer.stream(CHAT, flood_of_text())
+    monkeypatch.undo()
+    messages = fake_tg.bot_messages(CHAT)
+    # each conversion saw at most the window of the current message, never the draft so far
+    assert max(rendered) <= 4 * 4096 + 16 < len(text) // 3
+    # a rollover is about log2(window) conversions of at most a window, an edit one
+    assert sum(rendered) < 30 * 4 * 4096 * len(messages)
+    assert reply.delivered and reply.text == text.strip()
+    assert len(messages) >= 12 and all(utf16_len(m.text or "") <= 4096 for m in messages)
+    assert re.sub(r"\s+", " ", shown(fake_tg)) == re.sub(r"\s+", " ", render(text)[0])
+
+
+async def test_a_reply_past_max_reply_chars_is_cut_stored_and_its_provider_closed(
+        make_bot: Callable[..., RunningBot]) -> None:
+    bot = make_bot(max_reply_chars=6000, stream_edit_interval=0.2)
+    await bot.start()
+    endless = "An endless **story** goes on and on. " * 6000  # 222,000 characters, ~20 s of stream
+    bot.providers.push("openai", Reply(endless, delta_chars=110, delay=0.01))
+    bot.telegram.send_message(CHAT, "Tell me everything")
+
+    notice = await bot.wait_for_containing(CHAT, "The reply was cut here", timeout=30)
+    request = bot.providers.requests_for("openai")[-1]
+    stopped_at = request.last_chunk_at
+    assert stopped_at is not None and stopped_at - request.time < 10  # not the whole 20 s stream
+    await asyncio.sleep(0.5)
+    assert request.last_chunk_at == stopped_at  # the connection is closed: nothing more is written
+
+    kept = endless[:6000].strip()
+    texts = [m.text or "" for m in bot.telegram.bot_messages(CHAT) if m is not notice]
+    assert re.sub(r"\s+", " ", " ".join(texts)) == re.sub(r"\s+", " ", render(kept)[0])
+    assert "6,000 characters" in (notice.text or "")
+    store = await Store.open(bot.settings.database_url, migrate=False)
+    try:
+        reply = (await store.history(CHAT))[-1]
+    finally:
+        await store.close()
+    assert (reply.role, reply.status, reply.content) == ("assistant", ReplyStatus.STOPPED, kept)
+    assert reply.error == "cut at MAX_REPLY_CHARS (6000 characters)"
+
+
+# ---- a sendMessage whose answer comes too late (issue 8, defect 17) ----
+
+
+@pytest.fixture
+async def impatient_bot(fake_tg: FakeTelegram) -> AsyncIterator[ExtBot[Any]]:
+    """A client that gives up on any answer after 0.3 s (PTB's default read timeout is 5 s)."""
+    bot: ExtBot[Any] = ExtBot(fake_tg.token, base_url=fake_tg.base_url, request=HTTPXRequest(read_timeout=0.3),
+                              rate_limiter=FloodRateLimiter(fast_flood()))
+    async with bot:
+        yield bot
+
+
+async def two_parts(fake: FakeTelegram) -> AsyncIterator[str]:
+    yield "First part. "
+    await fake.wait_for(lambda: bool(fake.bot_messages(CHAT)))  # sent, its answer still on the way
+    yield "Second part."
+
+
+async def test_a_slow_answer_to_the_first_text_is_waited_for_not_resent(
+        fake_tg: FakeTelegram, impatient_bot: ExtBot[Any]) -> None:
+    streamer = ReplyStreamer(impatient_bot, impatient_bot.rate_limiter.flood, edit_interval=0.1)
+    fake_tg.answer_late("sendMessage", 1.0)  # delivered at once, answered after the client's timeout
+    reply = await streamer.stream(CHAT, two_parts(fake_tg))
+    (message,) = fake_tg.bot_messages(CHAT)
+    assert message.text == "First part. Second part."
+    assert (reply.message_ids, reply.delivered) == ([message.message_id], True)
+    assert len(fake_tg.calls_for("sendMessage", CHAT)) == 1
+
+
+@pytest.mark.parametrize("late_answers", [1, 5])
+async def test_a_lost_answer_gets_the_final_text_sent_once_more_never_again(
+        fake_tg: FakeTelegram, impatient_bot: ExtBot[Any], late_answers: int) -> None:
+    streamer = ReplyStreamer(impatient_bot, impatient_bot.rate_limiter.flood, edit_interval=0.1, send_timeout=0.3)
+    fake_tg.answer_late("sendMessage", 1.0, times=late_answers)  # every one past send_timeout
+    reply = await streamer.stream(CHAT, two_parts(fake_tg))
+    # the first message's id never came: it cannot be edited; the final text is never lost,
+    # and is never shown more than once after the text that may be on screen
+    assert [m.text for m in fake_tg.bot_messages(CHAT)] == ["First part.", "First part. Second part."]
+    assert len(fake_tg.calls_for("sendMessage", CHAT)) == 2
+    assert fake_tg.calls_for("editMessageText", CHAT) == []
+    known = [m.message_id for m in fake_tg.bot_messages(CHAT)][1:] if late_answers == 1 else []
+    assert (reply.text, reply.message_ids) == ("First part. Second part.", known)

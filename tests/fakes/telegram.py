@@ -356,6 +356,7 @@ class FakeTelegram:
         self._callback_ids = itertools.count(1)
         self._failures: dict[str, list[ApiError]] = {}
         self._delays: dict[str, float] = {}
+        self._late_answers: dict[str, list[float]] = {}  # see answer_late()
         self._chat_buckets: dict[int, TokenBucket] = {}
         self._bot_bucket: TokenBucket | None = None
         self._commands: dict[str, list] = {}
@@ -776,6 +777,12 @@ class FakeTelegram:
         """Answer every call of ``method`` ``seconds`` later (real time; 0 removes the delay)."""
         self._delays[self._canonical(method)] = seconds
 
+    def answer_late(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Carry out the next ``times`` calls of ``method`` at once but answer each ``seconds``
+        later (real time): a client whose read timeout is shorter gives up (PTB raises
+        ``TimedOut``) although the message was sent, as when Telegram answers slowly."""
+        self._late_answers.setdefault(self._canonical(method), []).extend([seconds] * times)
+
     def _canonical(self, method: str) -> str:
         entry = self._methods.get(method.lower())
         if entry is None:
@@ -790,6 +797,7 @@ class FakeTelegram:
         method = entry[0] if entry else request.match_info["method"]
         params: dict = {}
         result: Any = None
+        late = 0.0
         error: ApiError | None = None
         try:
             params = await self._read_params(request)
@@ -804,6 +812,7 @@ class FakeTelegram:
             if _as_int(params.get("chat_id")) in self._migrated:
                 raise _ChatMigrated(self._migrated[_as_int(params.get("chat_id")) or 0])
             result = await self._with_flood_control(method, entry[1], params, request)
+            late = self._late_answers[method].pop(0) if self._late_answers.get(method) else 0.0
         except ApiError as exc:
             error = exc
         except _ClientGone:
@@ -824,6 +833,8 @@ class FakeTelegram:
         )
         self._notify()
         if error is None:
+            if late:  # carried out and recorded; the answer comes late (answer_late)
+                await asyncio.sleep(late)
             return web.json_response({"ok": True, "result": result})
         body: dict[str, Any] = {
             "ok": False,
