@@ -62,14 +62,16 @@ async def start_bot(
     Returns the process, a sampler of its tree's resident set (running: call ``.sample()`` or
     read ``.peak()``) and what start-up cost. Raises TimeoutError after ``timeout`` seconds.
     """
-    polls = telegram.long_polls_waiting
+    # A poll of the previous process may still be waiting (its connection not yet closed): a
+    # new poll ends it, so count the polls received, then wait for one to be waiting.
+    polls = telegram.polls_received
     launched = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         PYTHON.get("executable", sys.executable), "-m", "bot", cwd=cwd, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
     )
     sampler = TreeSampler(process.pid)
-    while telegram.long_polls_waiting <= polls:
+    while telegram.polls_received <= polls or not telegram.long_polls_waiting:
         if process.returncode is not None or time.monotonic() - launched > timeout:
             raise TimeoutError(
                 f"the bot did not poll within {timeout} s (exit {process.returncode})"

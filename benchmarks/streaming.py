@@ -172,7 +172,8 @@ class ReplyWatcher:
         while True:
             await self.telegram.wait_for(lambda: len(calls) > self.seen, timeout=86400)
             fresh, self.seen = calls[self.seen:], len(calls)
-            for chat_id in {c.chat_id for c in fresh if c.method in WRITES and c.chat_id is not None}:
+            written = {c.chat_id for c in fresh if c.method in WRITES and c.chat_id is not None}
+            for chat_id in written:
                 entry = self.pending.get(chat_id)
                 if entry is not None and entry[0]():
                     del self.pending[chat_id]
@@ -351,8 +352,8 @@ def chat_limited_429s(telegram: FakeTelegram) -> int:
 def table(results: list[RunResult]) -> str:
     header = (
         "| run | replies | first text p50 / p95 (s) | complete after last chunk p50 / p95 (s) "
-        "| writes/reply | 429s (chat-limited) | never completed | bot CPU s/reply | RSS MiB after start / end "
-        "/ peak | wall s |"
+        "| writes/reply | 429s (chat-limited) | never completed | bot CPU s/reply "
+        "| RSS MiB after start / end / peak | wall s |"
     )
     lines = [header, "|" + "---|" * 10]
     for r in results:
@@ -361,7 +362,8 @@ def table(results: list[RunResult]) -> str:
             f"| {r.chats} {kind} x {r.turns} turns, {r.arrival} | {r.chats * r.turns} "
             f"| {percentile(r.first, 50):.3f} / {percentile(r.first, 95):.3f} "
             f"| {percentile(r.complete, 50):.3f} / {percentile(r.complete, 95):.3f} "
-            f"| {r.writes_per_reply:.2f} | {r.answers_429} ({r.chat_429} chat) | {r.never_completed} "
+            f"| {r.writes_per_reply:.2f} | {r.answers_429} ({r.chat_429} chat) "
+            f"| {r.never_completed} "
             f"| {r.cpu_per_reply:.4f} | {r.rss_after_start_mib:.1f} / {r.rss_end_mib:.1f} "
             f"/ {r.peak_rss_mib:.1f} | {r.wall:.1f} |"
         )
@@ -384,7 +386,9 @@ def floor_lines(results: list[RunResult]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.streaming", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.streaming", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--chats", type=int, help="chats at once (default: the standard runs)")
     parser.add_argument("--turns", type=int, default=3, help="turns per chat")
     parser.add_argument("--groups", action="store_true", help="group chats instead of private ones")
@@ -392,9 +396,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="when each chat writes (see the module docstring)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the realistic arrival times")
     parser.add_argument("--reply-chars", type=int, default=1500, help="reply length, characters")
-    parser.add_argument("--stream-seconds", type=float, default=3.0, help="seconds the provider streams one reply")
-    parser.add_argument("--delta-chars", type=int, default=20, help="characters per streamed delta (chunk)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one reply")
+    parser.add_argument(
+        "--stream-seconds", type=float, default=3.0, help="seconds the provider streams one reply"
+    )
+    parser.add_argument(
+        "--delta-chars", type=int, default=20, help="characters per streamed delta (chunk)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for one reply"
+    )
     parser.add_argument("--startups", type=int, default=None,
                         help="restarts measured for the start-up table (default: 3 with the "
                              "standard runs, 0 with --chats)")
@@ -406,7 +416,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.python:
         PYTHON["executable"] = args.python
-    specs = [RunSpec(args.chats, args.turns, args.groups, args.arrival)] if args.chats else STANDARD_RUNS
+    specs = (
+        [RunSpec(args.chats, args.turns, args.groups, args.arrival)]
+        if args.chats
+        else STANDARD_RUNS
+    )
     restarts = args.startups if args.startups is not None else (0 if args.chats else 3)
     starts = asyncio.run(startups(restarts, args.bot_root)) if restarts > 0 else []
     if starts:

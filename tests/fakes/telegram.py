@@ -717,6 +717,12 @@ class FakeTelegram:
         return self._polls_waiting
 
     @property
+    def polls_received(self) -> int:
+        """How many getUpdates requests arrived so far (each one ends any earlier poll still
+        waiting with 409, as Telegram does)."""
+        return self._poll_generation
+
+    @property
     def pending_updates(self) -> list[dict]:
         """Updates queued and not yet confirmed by a getUpdates ``offset``."""
         return list(self._updates)
