@@ -14,9 +14,6 @@ import io
 import logging
 from pathlib import PurePosixPath
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError, PyPdfError
-
 from bot.inputs import InputError
 
 log = logging.getLogger(__name__)
@@ -90,6 +87,10 @@ def _plain_text(data: bytes, name: str) -> str:
 
 
 def _pdf_text(data: bytes, name: str, max_chars: int) -> str:
+    # Imported here: pypdf adds about 7 MiB to the resident set, and most turns have no PDF.
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError, PyPdfError
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
