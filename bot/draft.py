@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from telegram.error import (
 from bot.draft_text import DraftText
 from bot.flood import Priority, retry_after_seconds
 from bot.formatting import Cut, cut_markdown, cut_text, render, utf16_len
+from bot.racing import race
 
 if TYPE_CHECKING:
     from bot.streamer import ReplyStreamer
@@ -74,26 +75,6 @@ def maybe_delivered(exc: NetworkError) -> bool:
 def backoff(failures: int) -> float:
     """Seconds to wait after the n-th failed attempt in a row: 0.25, 0.5, 1, ... up to 10."""
     return min(0.25 * 2 ** (failures - 1), 10.0)
-
-
-async def race(step: Awaitable[Any], event: asyncio.Event) -> bool:
-    """Run ``step`` unless ``event`` is set first (then cancel it); True if ``step`` completed."""
-    if event.is_set():
-        if isinstance(step, Coroutine):
-            step.close()  # never awaited: no "coroutine was never awaited" warning
-        return False
-    task, waiter = asyncio.ensure_future(step), asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
-    if task.cancelled():
-        return False
-    task.result()
-    return True
 
 
 class Draft:

@@ -38,8 +38,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.draft import race
 from bot.flood import retry_after_seconds
+from bot.racing import race
 from bot.turns import RunningTurns
 
 log = logging.getLogger(__name__)

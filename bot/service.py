@@ -21,6 +21,7 @@ from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
 from bot.inputs.turn import Converters, UserTurn, user_turn
+from bot.racing import race
 from bot.settings import Settings
 from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
@@ -497,17 +498,13 @@ class ChatService:
                     url = url or (chunk.urls[0] if chunk.urls else None)
 
         # /stop (or a shutdown) cancels the generation or the upload wherever it is.
-        generating = asyncio.ensure_future(generate())
-        stopper = asyncio.ensure_future(stop.wait())
+        failure: Exception | None = None
         try:
-            await asyncio.wait({generating, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-            if not generating.done():
-                generating.cancel()
-                await asyncio.wait({generating})
+            completed = await race(generate(), stop)
+        except Exception as exc:  # a provider's, or sending the photo failed
+            completed, failure = True, exc
         content = f"[image: {prompt}]" if message_ids else ""
-        if generating.cancelled():
+        if not completed:
             status = self._stopped_status()
             await reply.update(
                 content=content,
@@ -520,8 +517,7 @@ class ChatService:
             interrupted = status is ReplyStatus.INTERRUPTED
             await sink.notice(SHUTDOWN_NOTICE if interrupted else IMAGE_STOPPED)
             return TurnResult(status, content, reply.model, provider, message_ids)
-        failure = generating.exception()
-        if failure is not None:  # a provider's, or sending the photo failed
+        if failure is not None:
             error: str | None = _user_error(failure)
         else:
             error = None if message_ids else "no image in the provider's answer"
