@@ -24,6 +24,8 @@ from typing import Any, Protocol
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.deps import target_of
+
 __all__ = [
     "SKIP_QUEUE_COMMANDS",
     "ChatOrder",
@@ -134,8 +136,7 @@ def queue_key(update: object) -> tuple[int, int] | None:
     command = (message.text or "").split(maxsplit=1)[:1]
     if command and command[0].split("@", 1)[0].lower() in SKIP_QUEUE_COMMANDS:
         return None
-    thread = message.message_thread_id if message.is_topic_message else 0
-    return (message.chat.id, thread or 0)
+    return target_of(message).key
 
 
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):

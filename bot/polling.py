@@ -21,6 +21,7 @@ from telegram import ReplyParameters, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.deps import target_of
 from bot.draft import backoff
 from bot.storage import Inbox, InboxEntry, is_transient, retrying
 
@@ -163,8 +164,7 @@ class InboxPoller:
                 await self.application.bot.send_message(
                     message.chat.id,
                     NOT_KEPT,
-                    message_thread_id=message.message_thread_id if message.is_topic_message
-                    else None,
+                    message_thread_id=target_of(message).thread_id or None,
                     reply_parameters=ReplyParameters(
                         message.message_id, allow_sending_without_reply=True
                     ),
