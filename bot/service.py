@@ -448,7 +448,7 @@ class ChatService:
             return await self._fail(
                 reply, sink, notice, provider, error, delivered.text, delivered.message_ids
             )
-        limit = self.settings.max_reply_chars
+        limit = self.settings.max_reply_chars  # ``room`` counted down from it
         # A reply cut at the limit is kept like a stopped one: its text stays in the history.
         cut = f"cut at MAX_REPLY_CHARS ({limit} characters)" if capped else None
         if stop.is_set():
@@ -555,7 +555,6 @@ class ChatService:
         await sink.notice(notice)
         return TurnResult(ReplyStatus.FAILED, text, reply.model, provider, message_ids, error)
 
-
     # -- files and voice ---------------------------------------------------------------------
 
     async def _transcription_failed(
@@ -580,9 +579,10 @@ class ChatService:
             model=model,
             attachments=attachments,
         )
-        reason = f"transcription failed: {_user_error(error)}"
+        shown = _user_error(error)
+        reason = f"transcription failed: {shown}"
         await self.store.update_reply(stored.id, status=ReplyStatus.FAILED, error=reason)
-        await sink.notice(f"⚠️ I couldn't understand the recording: {_user_error(error)}\n"
+        await sink.notice(f"⚠️ I couldn't understand the recording: {shown}\n"
                           "Send it again later, or write to me.")
         return TurnResult(ReplyStatus.FAILED, "", model, None, [], reason)
 
