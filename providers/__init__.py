@@ -18,6 +18,8 @@ from providers.base import (
     Messages,
     ProviderModelMixin,
     ProviderStream,
+    Reasoning,
+    Usage,
     format_prompt,
 )
 from providers.chatanywhere import ChatAnywhere
@@ -50,7 +52,8 @@ __all__ = [
     "AsyncResult", "BaseProvider", "ChatAnywhere", "CloudflareError", "ImageResponse",
     "Messages", "MissingAuthError", "ModelNotSupportedError", "ModelRegistry", "OpenAI",
     "ProviderConnectionError", "ProviderError", "ProviderHealth", "ProviderModelMixin",
-    "ProviderSettings", "ProviderStream", "ProviderTimeoutError", "RateLimitError",
+    "ProviderSettings", "ProviderStream", "ProviderTimeoutError", "RateLimitError", "Reasoning",
     "ResponseFormatError", "ResponseStatusError", "Route", "SEED_PROVIDERS",
-    "UnknownModelError", "Ylokh", "configure", "current", "default_registry", "format_prompt",
+    "UnknownModelError", "Usage", "Ylokh", "configure", "current", "default_registry",
+    "format_prompt",
 ]

@@ -31,6 +31,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
 from providers import settings as _settings
@@ -144,7 +145,29 @@ class ImageResponse:
                 f"mime_type={self.mime_type!r}, data=<{len(self.data)} bytes>)")
 
 
-Chunk = str | ImageResponse
+@dataclass(frozen=True)
+class Reasoning:
+    """A piece of the model's reasoning (its thinking before the answer), not part of the answer.
+
+    Read from ``delta.reasoning_content`` (DeepSeek), ``delta.reasoning`` (OpenRouter) or inline
+    ``<think>...</think>`` in the content (local models). ``text``: characters, as streamed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts an endpoint reports for one reply (OpenAI's ``usage`` object).
+
+    ``prompt_tokens`` and ``completion_tokens``: tokens; ``cost``: what the endpoint charged, in
+    its currency (OpenRouter's ``usage.cost``, US dollars), or None when it does not say."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None = None
+
+
+Chunk = str | ImageResponse | Reasoning | Usage
 AsyncResult = AsyncGenerator[Chunk, None]
 """What ``create_async_generator`` returns: an async iterator of text deltas or images."""
 T = TypeVar("T")
@@ -244,7 +267,8 @@ class AsyncGeneratorProvider(BaseProvider):
             async for chunk in stream:
                 if isinstance(chunk, ImageResponse):
                     return chunk.url
-                parts.append(chunk)
+                if isinstance(chunk, str):  # the answer only: not Reasoning, not Usage
+                    parts.append(chunk)
         return "".join(parts)
 
     @classmethod

@@ -25,7 +25,7 @@ from typing import Any
 from providers.ai365vip import AI365VIP
 from providers.aiask import AiAsk
 from providers.aichats import AiChats
-from providers.base import AsyncGeneratorProvider, ImageResponse, Messages, text_only
+from providers.base import AsyncGeneratorProvider, Chunk, Messages, text_only
 from providers.chatanywhere import ChatAnywhere
 from providers.errors import (
     AllProvidersFailedError,
@@ -150,7 +150,7 @@ class ModelRegistry:
         return [candidates[match] for match in matches]
 
     async def stream_routes(self, routes: Sequence[Route], messages: Messages, **kwargs: Any
-                            ) -> AsyncGenerator[tuple[Route, str | ImageResponse], None]:
+                            ) -> AsyncGenerator[tuple[Route, Chunk], None]:
         """Yield ``(route, chunk)``. A ProviderError raised by a route BEFORE its first chunk
         (a route that ends without any chunk counts as failed with ResponseFormatError "empty
         reply") moves on to the next route; when every route failed, raise
