@@ -62,7 +62,7 @@ async def run(registry: ModelRegistry, args: argparse.Namespace, prompt: str) ->
                 answered = route.name
                 if isinstance(chunk, ImageResponse):
                     describe_image(chunk, args.output)
-                else:
+                elif isinstance(chunk, str):  # Reasoning and Usage are not the answer
                     sys.stdout.write(chunk)
                     sys.stdout.flush()
         if args.verbose:
