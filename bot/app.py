@@ -19,6 +19,8 @@ import providers.settings
 from bot import chat_migration, handlers
 from bot.flood import FloodControl
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
+from bot.i18n import N_, _, current_language, using_language
+from bot.language import chosen_language
 from bot.lifecycle import connect, set_command_menu, shut_down
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.polling import InboxPoller
@@ -31,7 +33,9 @@ from providers import ModelRegistry, default_registry
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "⚠️ My previous reply was interrupted by a restart. Send /retry to get it again."
+INTERRUPTED = N_(
+    "⚠️ My previous reply was interrupted by a restart. Send /retry to get it again."
+)
 
 
 class TokenFormatter(logging.Formatter):
@@ -98,13 +102,17 @@ async def _log_error(update: object, context: Any) -> None:
 
 
 async def _tell_interrupted(application: Application, store: Store) -> None:
-    """Chats whose reply was being written when the bot stopped learn it and can /retry."""
+    """Chats whose reply was being written when the bot stopped learn it and can /retry (in
+    the chat's chosen language, else DEFAULT_LANGUAGE: no update tells the user's)."""
     deps: handlers.Deps = application.bot_data["deps"]
     for reply in await store.mark_interrupted():
         try:
+            chosen = await chosen_language(store, reply.chat_id)
+            with using_language(chosen or deps.settings.default_language):
+                text = _(INTERRUPTED)
             await deps.streamer.send_text(
                 reply.chat_id,
-                INTERRUPTED,
+                text,
                 message_thread_id=reply.thread_id or None,
                 markdown=False,
             )
@@ -119,6 +127,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     :class:`bot.storage.SchemaUpgradeError` when the database cannot be upgraded.
     """
     providers.settings.configure(settings)
+    # The language of what is written outside an update (the tasks started here inherit it).
+    current_language.set(settings.default_language)
     # In a child process, so that this long-running one never loads Alembic (~11 MiB).
     await upgrade_in_subprocess(settings.database_url)
     store = await Store.open(settings.database_url, migrate=False)
@@ -135,7 +145,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         if not await connect(application, stop, settings.telegram_api_base_url):
             return  # told to stop before Telegram answered
         try:
-            await set_command_menu(application.bot, handlers.COMMANDS)
+            await set_command_menu(
+                application.bot, handlers.COMMANDS, settings.default_language
+            )
             await _tell_interrupted(application, store)
             await application.start()
             await poller.start()

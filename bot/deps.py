@@ -9,6 +9,7 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.access import RefusalLimiter
+from bot.i18n import _
 from bot.service import ChatService, ChatTarget
 from bot.settings import Settings
 from bot.sink import TelegramSink
@@ -72,7 +73,9 @@ async def allowed(update: Update, deps: Deps) -> bool:
         return True
     message = update.effective_message
     if message is not None and deps.refusals.should_refuse(user_id):
-        await message.reply_text(
-            f"Sorry, this bot is private (your user id is {user_id or 'unknown'})."
-        )
+        if user_id is None:
+            text = _("Sorry, this bot is private.")
+        else:
+            text = _("Sorry, this bot is private (your user id is {user_id}).", user_id=user_id)
+        await message.reply_text(text)
     return False

@@ -23,26 +23,30 @@ from telegram.ext import (
     filters,
 )
 
+from bot import language
 from bot.access import is_moderator
 from bot.deps import Deps, allowed, deps_of, message_of, sink_of, target_of, user_id_of
+from bot.i18n import N_, _, ngettext
 from bot.inputs import FileFetcher
 from bot.model_menu import model_button, model_command, models_command
 
 __all__ = ["COMMANDS", "Deps", "addressed_text", "register", "target_of"]
 
+#: The command menu; descriptions in English, translated per language (bot.lifecycle).
 COMMANDS = [
-    BotCommand("start", "Start talking to the bot"),
-    BotCommand("help", "What the bot can do"),
-    BotCommand("model", "Show or switch the model"),
-    BotCommand("models", "List providers and their models"),
-    BotCommand("new", "Start a new conversation"),
-    BotCommand("retry", "Answer the last message again"),
-    BotCommand("stop", "Stop the reply being generated"),
-    BotCommand("forget", "Delete everything stored for this chat"),
-    BotCommand("voice", "Spoken replies on or off"),
+    BotCommand("start", N_("Start talking to the bot")),
+    BotCommand("help", N_("What the bot can do")),
+    BotCommand("model", N_("Show or switch the model")),
+    BotCommand("models", N_("List providers and their models")),
+    BotCommand("new", N_("Start a new conversation")),
+    BotCommand("retry", N_("Answer the last message again")),
+    BotCommand("stop", N_("Stop the reply being generated")),
+    BotCommand("forget", N_("Delete everything stored for this chat")),
+    BotCommand("voice", N_("Spoken replies on or off")),
+    BotCommand("language", N_("Choose the bot's language")),
 ]
 
-HELP = (
+HELP = N_(
     "I answer with a large language model and remember our conversation.\n\n"
     "Just write to me, or send a voice message, a photo (several as an album) or a document "
     "(text files, code, CSV, JSON, PDFs), with a caption as your question. "
@@ -53,15 +57,16 @@ HELP = (
     "/retry — answer your last message again\n"
     "/stop — stop the reply being written, and the messages waiting for one\n"
     "/forget — delete everything stored for this chat\n"
-    "/voice — spoken replies on or off"
+    "/voice — spoken replies on or off\n"
+    "/language — choose the language I write in"
 )
-NOT_TEXT = (
+NOT_TEXT = N_(
     "I can't use this kind of message. I take text, voice messages, audio files, video notes, "
     "photos and documents (text files, code, CSV, JSON, PDFs)."
 )
-NOTHING_RUNNING = "Nothing is being written right now."
-STOP_NOT_YOURS = "Only this group's administrators can stop a reply to someone else."
-FORGET_NOT_ADMIN = "Only this group's administrators can delete its history."
+NOTHING_RUNNING = N_("Nothing is being written right now.")
+STOP_NOT_YOURS = N_("Only this group's administrators can stop a reply to someone else.")
+FORGET_NOT_ADMIN = N_("Only this group's administrators can delete its history.")
 
 
 def _replies_to_bot(message: Message, bot_id: int) -> bool:
@@ -96,7 +101,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if text is None or not await allowed(update, deps):
         return
     if not text.strip():
-        await message.reply_text("Your message is empty: write me a question.")
+        await message.reply_text(_("Your message is empty: write me a question."))
         return
     await deps.service.run_turn(
         target_of(message),
@@ -114,7 +119,7 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message.chat.type != ChatType.PRIVATE and not _replies_to_bot(message, context.bot.id):
         return
     if await allowed(update, deps_of(context)):
-        await message.reply_text(NOT_TEXT)
+        await message.reply_text(_(NOT_TEXT))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -123,19 +128,21 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         message = message_of(update)
         command = (message.text or "").split(maxsplit=1)[0]
         await message.reply_text(
-            f"I don't know the command {command}. Send /help to see what I can do."
+            _("I don't know the command {command}. Send /help to see what I can do.",
+              command=command)
         )
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await allowed(update, deps_of(context)):
-        name = update.effective_user.first_name if update.effective_user else "there"
-        await message_of(update).reply_text(f"Hello, {name}!\n\n{HELP}")
+        user = update.effective_user
+        greeting = _("Hello, {name}!", name=user.first_name) if user else _("Hello!")
+        await message_of(update).reply_text(f"{greeting}\n\n{_(HELP)}")
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await allowed(update, deps_of(context)):
-        await message_of(update).reply_text(HELP)
+        await message_of(update).reply_text(_(HELP))
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -143,7 +150,7 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if await allowed(update, deps):
         message = message_of(update)
         await deps.service.control.new_conversation(target_of(message).key)
-        await message.reply_text("Started a new conversation.")
+        await message.reply_text(_("Started a new conversation."))
 
 
 async def retry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -159,7 +166,7 @@ async def retry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         user_id=user_id_of(update),
     )
     if result is None:
-        await message.reply_text("There is nothing to retry yet: send me a message.")
+        await message.reply_text(_("There is nothing to retry yet: send me a message."))
 
 
 async def stop_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,10 +185,10 @@ async def stop_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     else:
         stopped = control.stop(key, before=message.message_id, user_id=user_id)
         if running is not None and running.user_id != user_id:
-            await message.reply_text(STOP_NOT_YOURS)
+            await message.reply_text(_(STOP_NOT_YOURS))
             return
     if not stopped and running is None:
-        await message.reply_text(NOTHING_RUNNING)
+        await message.reply_text(_(NOTHING_RUNNING))
 
 
 async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -190,10 +197,14 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     message = message_of(update)
     if not await is_moderator(context.bot, message.chat, user_id_of(update), deps.settings):
-        await message.reply_text(FORGET_NOT_ADMIN)
+        await message.reply_text(_(FORGET_NOT_ADMIN))
         return
     deleted = await deps.service.control.forget(message.chat.id, before=message.message_id)
-    await message.reply_text(f"Deleted everything stored for this chat ({deleted} messages).")
+    await message.reply_text(ngettext(
+        "Deleted everything stored for this chat ({n} message).",
+        "Deleted everything stored for this chat ({n} messages).",
+        deleted,
+    ))
 
 
 # ---- files (issue 11): the handlers live in bot/media_handlers.py ----------------------------
@@ -217,6 +228,7 @@ def register_media(application: Application) -> None:
 
 def register(application: Application) -> None:
     """Add every handler; ``application.bot_data["deps"]`` must hold a :class:`Deps`."""
+    language.register(application)  # the update's language first; its buttons before /model's
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("model", model_command))

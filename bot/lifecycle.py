@@ -39,6 +39,7 @@ from tenacity import (
 )
 
 from bot.flood import retry_after_seconds
+from bot.i18n import _, available_languages, using_language
 from bot.racing import race
 from bot.turns import RunningTurns
 
@@ -116,13 +117,24 @@ async def connect(application: Application, stop: asyncio.Event, base_url: str) 
         raise StartupError(describe_rejection(error, base_url)) from None
 
 
-async def set_command_menu(bot: Bot, commands: Sequence[BotCommand]) -> bool:
-    """Register the command menu; a failure is logged (one line), never raised. True if set."""
-    try:
-        await bot.set_my_commands(commands)
-    except TelegramError as error:
-        log.warning("Telegram did not take the command menu (%s); going on without it", error)
-        return False
+async def set_command_menu(
+    bot: Bot, commands: Sequence[BotCommand], default_language: str
+) -> bool:
+    """Register the command menu in every language the bot speaks (``setMyCommands`` with its
+    ``language_code``, so Telegram shows each user the menu in their language) and, without a
+    ``language_code``, in ``default_language`` for everyone else. ``commands`` hold English
+    descriptions (msgids), translated here. A failure is logged (one line), never raised.
+    True if every menu was set."""
+    menus: list[str | None] = [*available_languages(), None]
+    for language in menus:
+        with using_language(language or default_language):
+            translated = [BotCommand(c.command, _(c.description)) for c in commands]
+        try:
+            await bot.set_my_commands(translated, language_code=language)
+        except TelegramError as error:
+            log.warning("Telegram did not take the command menu (%s, language %s); going on "
+                        "without it", error, language or "default")
+            return False
     return True
 
 

@@ -18,6 +18,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.handlers import Deps, _allowed, _deps, _replies_to_bot, _sink, addressed_text, target_of
+from bot.i18n import _
 from bot.inputs import InputError, Upload
 from bot.telegram_files import TelegramFiles, largest_photo, too_large
 
@@ -177,9 +178,10 @@ async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     wanted = {"on": True, "off": False}.get((context.args or [""])[0].lower())
     on = await deps.service.set_voice(target_of(message), wanted)
     await message.reply_text(
-        "Spoken replies are on: each reply also comes as a voice message. /voice turns them off."
+        _("Spoken replies are on: each reply also comes as a voice message. /voice turns them "
+          "off.")
         if on
-        else "Spoken replies are off. /voice turns them on."
+        else _("Spoken replies are off. /voice turns them on.")
     )
 
 

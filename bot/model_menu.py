@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 
 from bot.deps import allowed, deps_of, message_of, target_of
 from bot.formatting import shorten
+from bot.i18n import _
 from bot.service import ChatService
 from providers import ModelRegistry, UnknownModelError
 
@@ -60,7 +61,7 @@ def model_keyboard(registry: ModelRegistry, current: str) -> InlineKeyboardMarku
 
 
 def _menu_text(model: str) -> str:
-    return f"Current model: {model}\nTap a model to switch:"
+    return _("Current model: {model}\nTap a model to switch:", model=model)
 
 
 async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -75,11 +76,16 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         try:
             model = await service.set_model(target, name)
         except UnknownModelError as error:
-            hint = f" Did you mean: {', '.join(error.suggestions)}?" if error.suggestions else ""
             quoted = shorten(name, QUOTE_LIMIT)
-            await message.reply_text(f"Unknown model “{quoted}”.{hint} Send /models for the list.")
+            if error.suggestions:
+                text = _("Unknown model “{model}”. Did you mean: {suggestions}? "
+                         "Send /models for the list.",
+                         model=quoted, suggestions=", ".join(error.suggestions))
+            else:
+                text = _("Unknown model “{model}”. Send /models for the list.", model=quoted)
+            await message.reply_text(text)
             return
-        await message.reply_text(f"Model switched to {model}.")
+        await message.reply_text(_("Model switched to {model}.", model=model))
         return
     current = await service.current_model(target)
     await message.reply_text(
@@ -93,7 +99,7 @@ async def model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     deps = deps_of(context)
     if not deps.settings.is_allowed(query.from_user.id):
-        await query.answer("Sorry, this bot is private.", show_alert=True)
+        await query.answer(_("Sorry, this bot is private."), show_alert=True)
         return
     registry = deps.service.registry
     message = query.message
@@ -106,9 +112,9 @@ async def model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         with contextlib.suppress(UnknownModelError):
             model = await deps.service.set_model(target_of(message), name)
     if model is None:
-        await query.answer("That model is no longer offered.", show_alert=True)
+        await query.answer(_("That model is no longer offered."), show_alert=True)
         return
-    await query.answer(f"Model: {model}")
+    await query.answer(_("Model: {model}", model=model))
     await query.edit_message_text(_menu_text(model), reply_markup=model_keyboard(registry, model))
 
 
@@ -121,10 +127,10 @@ async def models_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     for provider, models in registry.models().items():
         health = registry.health.get(provider)
         if health is None or health.ok is None:
-            state = "not tried yet"
+            state = _("not tried yet")
         elif health.ok:
-            state = "answered last time"
+            state = _("answered last time")
         else:
-            state = f"failed last time: {health.error}"
+            state = _("failed last time: {error}", error=health.error)
         lines.append(f"{provider} ({state})\n  " + ", ".join(models))
     await message_of(update).reply_text("\n".join(lines))

@@ -8,7 +8,8 @@ The processor waits for a chat's turn *before* it takes one of its ``max_concurr
 slots, so a chat with a long backlog (or a flood of messages) holds one slot, not one per
 waiting update, and other chats go on. Updates that must act at once skip their chat's queue
 and need no slot (see :data:`SKIP_QUEUE_COMMANDS`): button taps, ``/stop``, ``/forget``,
-``/new`` and the commands that only answer (``/start``, ``/help``, ``/models``).
+``/new`` and the commands that only answer or set (``/start``, ``/help``, ``/models``,
+``/language``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ __all__ = [
 
 #: Commands handled at once, outside their chat's queue (they must not wait behind a reply
 #: being written or behind queued messages).
-SKIP_QUEUE_COMMANDS = frozenset({"/stop", "/forget", "/new", "/start", "/help", "/models"})
+SKIP_QUEUE_COMMANDS = frozenset(
+    {"/stop", "/forget", "/new", "/start", "/help", "/models", "/language"}
+)
 
 #: Updates processed at once by python-telegram-bot's own semaphore: effectively unbounded, as
 #: the processor bounds running updates itself (after their chat's turn is granted).

@@ -23,6 +23,8 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.deps import target_of
 from bot.draft import backoff
+from bot.i18n import N_, SOURCE_LANGUAGE, _, using_language
+from bot.language import language_of
 from bot.storage import Inbox, InboxEntry, is_transient, retrying
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ POLL_TIMEOUT = 10
 #: Seconds between prunings of old handled updates from the inbox.
 PRUNE_INTERVAL = 3600.0
 
-NOT_KEPT = (
+NOT_KEPT = N_(
     "⚠️ I can't store messages right now (my database is unavailable), so I can't answer yet. "
     "I'll answer as soon as it is back."
 )
@@ -160,10 +162,17 @@ class InboxPoller:
             if message is None or message.chat.id in self._told:
                 continue
             self._told.add(message.chat.id)
+            user = message.from_user
+            deps = self.application.bot_data.get("deps")
+            default = deps.settings.default_language if deps is not None else SOURCE_LANGUAGE
+            # The database is down: the chat's choice cannot be read.
+            language = language_of(None, user.language_code if user else None, default)
             try:
+                with using_language(language):
+                    text = _(NOT_KEPT)
                 await self.application.bot.send_message(
                     message.chat.id,
-                    NOT_KEPT,
+                    text,
                     message_thread_id=target_of(message).thread_id or None,
                     reply_parameters=ReplyParameters(
                         message.message_id, allow_sending_without_reply=True

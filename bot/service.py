@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.control import ChatControl
+from bot.i18n import N_, _
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
@@ -40,24 +41,34 @@ log = logging.getLogger(__name__)
 WriteCallback = Callable[[str, list[int]], Awaitable[None]]
 
 #: Told to a chat when its history cannot be read (the database is unavailable for long).
-NO_DATABASE = (
+NO_DATABASE = N_(
     "⚠️ I can't reach my database right now, so I could not answer. "
     "Please send your message again in a while."
 )
 #: Told to a chat whose reply a shutdown cut short (or whose turn came while shutting down).
-SHUTDOWN_NOTICE = (
+SHUTDOWN_NOTICE = N_(
     "⚠️ The bot is restarting: this reply was cut short. Send /retry when it is back to get "
     "a complete answer."
 )
 #: Told to a chat whose image turn /stop ended before an image was sent.
-IMAGE_STOPPED = "⏹ Stopped: no image was sent."
+IMAGE_STOPPED = N_("⏹ Stopped: no image was sent.")
+#: The error of an image turn whose provider sent no image.
+NO_IMAGE = N_("no image in the provider's answer")
+#: The error of a turn that failed for a reason no one foresaw (logged).
+UNEXPECTED = N_("an unexpected error occurred")
 
 
 class DeliveryError(RuntimeError):
     """A reply could not be delivered to the chat (e.g. Telegram kept refusing a photo).
 
-    The message is short and safe to show a user, like a provider's errors.
+    The message is short and safe to show a user, like a provider's errors: an English
+    ``template`` (``str.format`` fields filled from ``params``), translated where it is shown.
     """
+
+    def __init__(self, template: str, /, **params: str) -> None:
+        super().__init__(template.format(**params) if params else template)
+        self.template = template
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -228,7 +239,7 @@ class ChatService:
         try:
             turn = await user_turn(text, uploads, converters)
         except InputError as error:
-            await sink.notice(f"⚠️ {error}")
+            await sink.notice(f"⚠️ {error}")  # InputError: in the user's language already
             return None
         except ProviderError as error:
             return await self._transcription_failed(target, uploads, sink, error,
@@ -324,7 +335,7 @@ class ChatService:
                 read_context, within=retry_timeout, what="reading a turn's history"
             )
         except Exception:
-            await sink.notice(NO_DATABASE)
+            await sink.notice(_(NO_DATABASE))
             raise
         model, routes = self._routes_of(chat)
         images = {}
@@ -381,7 +392,7 @@ class ChatService:
         finally:
             await reply.stored()  # recorded even when the turn failed or was cancelled
         if not reply.kept:
-            await sink.notice(NOT_KEPT)
+            await sink.notice(_(NOT_KEPT))
         spoken = chat is not None and chat.settings.get("voice")
         if spoken and not routes[0].is_image and result.status is ReplyStatus.COMPLETE and (
             result.text
@@ -393,7 +404,7 @@ class ChatService:
         """Shutting down: the turn's reply (``stored``, empty) is recorded as interrupted and the
         chat told."""
         await self.store.update_reply(stored.id, status=ReplyStatus.INTERRUPTED)
-        await sink.notice(SHUTDOWN_NOTICE)
+        await sink.notice(_(SHUTDOWN_NOTICE))
         return TurnResult(ReplyStatus.INTERRUPTED, "", model, None, [])
 
     def _stopped_status(self) -> ReplyStatus:
@@ -434,16 +445,18 @@ class ChatService:
         provider = served[0].provider.__name__ if served else None
         model = reply.model
         if delivered.error is not None:
-            error = _user_error(delivered.error)
+            error, shown = _user_error(delivered.error)
             if delivered.text:
-                notice = (
-                    f"⚠️ {model} stopped answering midway: {error}\n"
-                    "The reply above is incomplete; send /retry to try again."
+                notice = _(
+                    "⚠️ {model} stopped answering midway: {error}\n"
+                    "The reply above is incomplete; send /retry to try again.",
+                    model=model, error=shown,
                 )
             else:
-                notice = (
-                    f"⚠️ {model} failed: {error}\n"
-                    "Send /retry to try again, or /model to pick another model."
+                notice = _(
+                    "⚠️ {model} failed: {error}\n"
+                    "Send /retry to try again, or /model to pick another model.",
+                    model=model, error=shown,
                 )
             return await self._fail(
                 reply, sink, notice, provider, error, delivered.text, delivered.message_ids
@@ -463,14 +476,17 @@ class ChatService:
             error=cut,
         )
         if status is ReplyStatus.INTERRUPTED:
-            await sink.notice(SHUTDOWN_NOTICE)
+            await sink.notice(_(SHUTDOWN_NOTICE))
         elif capped:
-            await sink.notice(
-                f"✂️ The reply was cut here: it reached {limit:,} characters, the longest reply "
-                "this bot sends. Ask for the rest to read on."
-            )
+            await sink.notice(_(
+                "✂️ The reply was cut here: it reached {limit:,} characters, the longest reply "
+                "this bot sends. Ask for the rest to read on.",
+                limit=limit,
+            ))
         elif status is ReplyStatus.COMPLETE and not delivered.text:
-            await sink.notice(f"⚠️ {model} sent an empty reply. Send /retry to try again.")
+            await sink.notice(
+                _("⚠️ {model} sent an empty reply. Send /retry to try again.", model=model)
+            )
         return TurnResult(status, delivered.text, model, provider, delivered.message_ids, cut)
 
     async def _answer_image(
@@ -515,14 +531,16 @@ class ChatService:
                 image_url=url,
             )
             interrupted = status is ReplyStatus.INTERRUPTED
-            await sink.notice(SHUTDOWN_NOTICE if interrupted else IMAGE_STOPPED)
+            await sink.notice(_(SHUTDOWN_NOTICE) if interrupted else _(IMAGE_STOPPED))
             return TurnResult(status, content, reply.model, provider, message_ids)
+        error: str | None = None
         if failure is not None:
-            error: str | None = _user_error(failure)
-        else:
-            error = None if message_ids else "no image in the provider's answer"
+            error, shown = _user_error(failure)
+        elif not message_ids:
+            error, shown = NO_IMAGE, _(NO_IMAGE)
         if error is not None:
-            notice = f"⚠️ {reply.model} failed: {error}\nSend /retry to try again."
+            notice = _("⚠️ {model} failed: {error}\nSend /retry to try again.",
+                       model=reply.model, error=shown)
             return await self._fail(reply, sink, notice, provider, error, "", message_ids)
         await reply.update(
             content=content,
@@ -579,11 +597,11 @@ class ChatService:
             model=model,
             attachments=attachments,
         )
-        shown = _user_error(error)
-        reason = f"transcription failed: {shown}"
+        english, shown = _user_error(error)
+        reason = f"transcription failed: {english}"
         await self.store.update_reply(stored.id, status=ReplyStatus.FAILED, error=reason)
-        await sink.notice(f"⚠️ I couldn't understand the recording: {shown}\n"
-                          "Send it again later, or write to me.")
+        await sink.notice(_("⚠️ I couldn't understand the recording: {error}\n"
+                            "Send it again later, or write to me.", error=shown))
         return TurnResult(ReplyStatus.FAILED, "", model, None, [], reason)
 
     async def set_voice(self, target: ChatTarget, on: bool | None = None) -> bool:
@@ -594,14 +612,16 @@ class ChatService:
         return state
 
 
-def _user_error(error: BaseException) -> str:
-    """A short text safe to show a user and to store with the failed reply: for a provider
-    error its provider's name and short category (``ProviderError.user_text``, e.g. "OpenAI:
-    the provider is down (HTTP 500)"), never what the provider's server wrote (the registry
-    logs that); for a delivery error, what Telegram refused."""
+def _user_error(error: BaseException) -> tuple[str, str]:
+    """A short text safe to show a user, in English (stored with the failed reply) and in the
+    current language (shown): for a provider error its provider's name and short category
+    (``ProviderError.user_text``, e.g. "OpenAI: the provider is down (HTTP 500)"), never what
+    the provider's server wrote (the registry logs that); for a delivery error, what Telegram
+    refused."""
     if isinstance(error, ProviderError):
-        return error.user_text() or type(error).__name__
+        name = type(error).__name__
+        return error.user_text() or name, error.user_text(_) or name
     if isinstance(error, DeliveryError):
-        return str(error) or type(error).__name__
+        return str(error) or type(error).__name__, _(error.template, **error.params)
     log.error("unexpected error in a turn", exc_info=error)
-    return "an unexpected error occurred"
+    return UNEXPECTED, _(UNEXPECTED)

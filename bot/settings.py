@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.i18n import available_languages, supported
 from providers.audio import AudioEndpoint
 from providers.limits import Limits
 from providers.settings import ProviderSettings, split_commas
@@ -53,6 +54,11 @@ class Settings(ProviderSettings):
     default_model: str | None = Field(
         default=None,
         description="Model a new chat starts with; default: the first model of the registry.",
+    )
+    default_language: str = Field(
+        default="en",
+        description="Language of a chat that chose none and whose user's language the bot "
+        "does not speak, and of the command menu's default (a catalog in bot/locales, or en).",
     )
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -159,6 +165,14 @@ class Settings(ProviderSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        language = supported(value)
+        if language is None:
+            raise ValueError(f"must be one of {', '.join(available_languages())}")
+        return language
 
     @field_validator(
         "default_model",

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterable
 from telegram import ReplyParameters
 from telegram.error import TelegramError
 
+from bot.i18n import N_
 from bot.service import DeliveryError, SinkReply, WriteCallback
 from bot.streamer import ReplyStreamer
 from providers import ImageResponse
@@ -66,7 +67,9 @@ class TelegramSink:
                 action=self._action is None,  # "upload_photo" shows already, while generating
             )
         except TelegramError as error:
-            raise DeliveryError(f"Telegram did not take the image ({error})") from error
+            raise DeliveryError(
+                N_("Telegram did not take the image ({error})"), error=str(error)
+            ) from error
         finally:
             self._stop_action()
 

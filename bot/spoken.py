@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot.i18n import _
 from bot.settings import Settings
 from providers import ProviderError
 from providers.audio import speech
@@ -33,10 +34,12 @@ async def speak(text: str, sink: ReplySink, settings: Settings) -> bool:
                              voice=settings.tts_voice, max_bytes=VOICE_MAX_BYTES)
         await sink.send_voice(audio)
     except ProviderError as error:
-        await sink.notice(f"⚠️ I couldn't read the reply aloud: {error}")
+        await sink.notice(
+            _("⚠️ I couldn't read the reply aloud: {error}", error=error.translated(_))
+        )
         return False
     except Exception as error:  # e.g. Telegram refused the voice: the text reply stays
         log.warning("spoken reply failed", exc_info=error)
-        await sink.notice("⚠️ I couldn't send the reply as a voice message.")
+        await sink.notice(_("⚠️ I couldn't send the reply as a voice message."))
         return False
     return True

@@ -16,11 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.i18n import N_
 from bot.storage import MessageRecord, Store, retrying
 
 log = logging.getLogger(__name__)
 
-NOT_KEPT = (
+NOT_KEPT = N_(
     "⚠️ I could not save this exchange (my database is unavailable): it will be missing from "
     "the conversation's history."
 )

@@ -16,6 +16,7 @@ import aiohttp
 from telegram import Bot, PhotoSize
 from telegram.error import TelegramError
 
+from bot.i18n import _
 from bot.inputs import InputError
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,12 @@ def too_large(file_size: int | None, max_bytes: int = BOT_API_FILE_LIMIT) -> str
     """The answer for a file over ``max_bytes`` (bytes, as Telegram reported it), else None."""
     if file_size is not None and file_size > max_bytes:
         megabytes, kilobytes = max_bytes // 1_048_576, max_bytes // 1024
-        limit = f"{megabytes} MB" if megabytes else f"{kilobytes} kB"
-        return f"That file is {file_size / 1_048_576:.1f} MB; I can read files of up to {limit}."
+        if megabytes:
+            limit = _("{n} MB", n=megabytes)
+        else:
+            limit = _("{n} kB", n=kilobytes)
+        return _("That file is {size} MB; I can read files of up to {limit}.",
+                 size=format(file_size / 1_048_576, ".1f"), limit=limit)
     return None
 
 
@@ -59,28 +64,33 @@ class TelegramFiles:
             file = await self.bot.get_file(file_id)
         except TelegramError as error:
             log.warning("getFile failed for %s: %s", file_id, error)
-            raise InputError(f"Telegram would not give me the file ({error.message}).") from None
+            raise InputError(
+                _("Telegram would not give me the file ({error}).", error=error.message)
+            ) from None
         if (refusal := too_large(file.file_size, limit)) is not None:
             raise InputError(refusal)
         if not file.file_path:
-            raise InputError("Telegram gave me no way to download the file.")
+            raise InputError(_("Telegram gave me no way to download the file."))
         try:
             return await self._download(file.file_path, limit)
         except TimeoutError:
-            raise InputError(
-                f"Downloading the file from Telegram took over {self.timeout:g} s."
-            ) from None
+            raise InputError(_(
+                "Downloading the file from Telegram took over {seconds} s.",
+                seconds=format(self.timeout, "g"),
+            )) from None
         except aiohttp.ClientError as error:
             # The error's text may hold the URL, and so the token: only its type is logged.
             log.warning("download of %s failed: %s", file_id, type(error).__name__)
-            raise InputError("Downloading the file from Telegram failed.") from None
+            raise InputError(_("Downloading the file from Telegram failed.")) from None
 
     async def _download(self, url: str, limit: int) -> bytes:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
             if response.status != 200:
                 log.warning("file download answered HTTP %s", response.status)
-                raise InputError(f"Telegram answered HTTP {response.status} for the file.")
+                raise InputError(
+                    _("Telegram answered HTTP {status} for the file.", status=response.status)
+                )
             if (refusal := too_large(response.content_length, limit)) is not None:
                 raise InputError(refusal)
             data = bytearray()

@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from providers.base import AsyncGeneratorProvider, Messages, ProviderModelMixin
-from providers.errors import RateLimitError
+from providers.errors import N_, RateLimitError
 from providers.http import client_session, post
 from providers.sse import iter_text
 
@@ -82,7 +82,7 @@ class AiAsk(AsyncGeneratorProvider, ProviderModelMixin):
                     continue
                 held += text
                 if held.startswith(RATE_LIMIT_SENTINEL):
-                    raise RateLimitError("Rate limit reached")
+                    raise RateLimitError(N_("Rate limit reached"))
                 if not RATE_LIMIT_SENTINEL.startswith(held):
                     checking = False
                     yield held

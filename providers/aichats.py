@@ -38,7 +38,7 @@ from providers.base import (
     ProviderModelMixin,
     format_prompt,
 )
-from providers.errors import ResponseFormatError
+from providers.errors import N_, ResponseFormatError
 from providers.http import client_session, download_image, post
 from providers.sse import iter_sse
 
@@ -104,7 +104,7 @@ class AiChats(AsyncGeneratorProvider, ProviderModelMixin):
                 first = items[0] if isinstance(items, list) and items else None
                 image_url = first.get("url") if isinstance(first, dict) else None
                 if not isinstance(image_url, str) or not image_url:
-                    raise ResponseFormatError("AiChats returned no image URL")
+                    raise ResponseFormatError(N_("AiChats returned no image URL"))
                 image_url = str(response.url.join(URL(image_url)))
             body, mime = await download_image(session, image_url, proxy=proxy, limits=limits)
         yield ImageResponse([image_url], prompt, data=body, mime_type=mime)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from providers.errors import ProviderConnectionError, ProviderError, ResponseFormatError
+from providers.errors import N_, ProviderConnectionError, ProviderError, ResponseFormatError
 from providers.http import client_session, request
 from providers.limits import Limits
 from providers.status import map_exception
@@ -68,7 +68,7 @@ async def transcribe(endpoint: AudioEndpoint, audio: bytes, *, file_name: str,
         raise _mapped(error) from error
     text = reply.get("text") if isinstance(reply, dict) else None
     if not isinstance(text, str):
-        raise ResponseFormatError("The transcription reply has no 'text'")
+        raise ResponseFormatError(N_("The transcription reply has no 'text'"))
     return text.strip()
 
 
@@ -83,11 +83,11 @@ async def speech(endpoint: AudioEndpoint, text: str, *, model: str, voice: str,
         async with client_session(endpoint.headers, endpoint.limits) as session, request(
                 session, "POST", endpoint.url("/audio/speech"), json=payload,
                 proxy=endpoint.proxy, limits=endpoint.limits) as response:
-            data = await response.read(max_bytes, "speech")
+            data = await response.read(max_bytes, N_("speech"))
     except (aiohttp.ClientError, TimeoutError) as error:
         raise _mapped(error) from error
     if not data:
-        raise ResponseFormatError("The speech reply is empty")
+        raise ResponseFormatError(N_("The speech reply is empty"))
     return data
 
 

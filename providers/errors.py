@@ -7,27 +7,50 @@ what the provider's server wrote. That text (an error body's message, a stack tr
 fragment, an excerpt of a malformed reply) is the error's ``detail``, for the log only
 (:meth:`ProviderError.log_text`; ``providers.registry`` logs every failure with it).
 
+Messages are English, and translatable: a message is a ``str.format`` template (marked with
+:func:`N_` so that the bot's extraction finds it) filled from the error's ``params``;
+:meth:`ProviderError.user_text` takes a translating function (the bot's ``bot.i18n._``) and
+gives the text in the user's language. Without one (the CLI, the log) it is English.
+
 ``ProviderError`` derives from ``RuntimeError`` to keep the seeds' documented contract
 (AiAsk raises ``RuntimeError("Rate limit reached")``; seed 000, "Raises: RuntimeError").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - import only for type hints (avoids a cycle)
     from providers.registry import Route
+
+Translate = Callable[..., str]
+"""``translate(template, **params)``: a template in the user's language, its fields filled
+(``bot.i18n._``)."""
+
+
+def N_(message: str, /) -> str:
+    """Mark ``message`` for extraction (``python -m bot.catalogs update``); returns it as is."""
+    return message
+
+
+def _english(template: str, /, **params: Any) -> str:
+    return template.format(**params) if params else template
 
 
 class ProviderError(RuntimeError):
     """A provider failed. ``message`` is the short category safe to show a user; ``provider``
     is the provider's class name (e.g. ``"AiAsk"``) or None when not known yet (the generator
     wrapper in ``providers.base`` fills it in); ``detail`` is what the provider's server said,
-    for the log only (it may hold file paths or key fragments), or None."""
+    for the log only (it may hold file paths or key fragments), or None. ``message`` may be a
+    template with ``{name}`` fields filled from ``params`` (``template`` keeps it, to be
+    translated)."""
 
     def __init__(self, message: str, *, provider: str | None = None,
-                 detail: str | None = None) -> None:
+                 detail: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        self.template = message
+        self.params = dict(params or {})
+        message = _english(message, **self.params)
         super().__init__(message)
         self.message = message
         self.provider = provider
@@ -36,10 +59,16 @@ class ProviderError(RuntimeError):
     def __str__(self) -> str:
         return self.message
 
-    def user_text(self) -> str:
+    def translated(self, translate: Translate = _english) -> str:
+        """The message through ``translate`` (default: English, :attr:`message`)."""
+        return translate(self.template, **self.params)
+
+    def user_text(self, translate: Translate = _english) -> str:
         """``"<provider>: <message>"`` (just the message when the provider is not known): what
-        a user is shown and what is stored with a failed reply."""
-        return f"{self.provider}: {self.message}" if self.provider else self.message
+        a user is shown (its message through ``translate``) and, in English, what is stored
+        with a failed reply."""
+        message = self.translated(translate)
+        return f"{self.provider}: {message}" if self.provider else message
 
     def log_text(self) -> str:
         """:meth:`user_text` plus the ``detail`` (for the log only)."""
@@ -52,10 +81,10 @@ class RateLimitError(ProviderError):
     ``retry_after`` is seconds from a ``Retry-After`` header when the server sent one, else None;
     ``status`` is the HTTP status, or None for a sentinel found in a 200 body."""
 
-    def __init__(self, message: str = "Rate limit reached", *, status: int | None = None,
+    def __init__(self, message: str = N_("Rate limit reached"), *, status: int | None = None,
                  retry_after: float | None = None, provider: str | None = None,
-                 detail: str | None = None) -> None:
-        super().__init__(message, provider=provider, detail=detail)
+                 detail: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, provider=provider, detail=detail, params=params)
         self.status = status
         self.retry_after = retry_after
 
@@ -68,10 +97,12 @@ class ModelNotSupportedError(ProviderError):
     """A provider was asked for a model it does not offer (g4f's ``get_model()`` contract)."""
 
     def __init__(self, model: str, provider: str, models: Sequence[str] = ()) -> None:
-        message = f"Model is not supported: {model} in: {provider}"
+        params = {"model": model, "provider": provider, "models": ", ".join(models)}
         if models:
-            message += f". Valid models: {', '.join(models)}"
-        super().__init__(message, provider=provider)
+            message = N_("Model is not supported: {model} in: {provider}. Valid models: {models}")
+        else:
+            message = N_("Model is not supported: {model} in: {provider}")
+        super().__init__(message, provider=provider, params=params)
         self.model = model
 
 
@@ -79,8 +110,8 @@ class ResponseStatusError(ProviderError):
     """The provider answered with an HTTP error status (``status`` >= 400)."""
 
     def __init__(self, message: str, status: int, *, provider: str | None = None,
-                 detail: str | None = None) -> None:
-        super().__init__(message, provider=provider, detail=detail)
+                 detail: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, provider=provider, detail=detail, params=params)
         self.status = status
 
 
@@ -96,7 +127,14 @@ class ResponseFormatError(ProviderError):
 class ResponseTooLargeError(ResponseFormatError):
     """A part of the reply is larger than its byte bound: a line or SSE event
     (``PROVIDER_MAX_LINE_BYTES``), a JSON body (``PROVIDER_MAX_JSON_BYTES``) or an image
-    (``IMAGE_MAX_BYTES``). Reading stops at the bound."""
+    (``IMAGE_MAX_BYTES``). Reading stops at the bound. A ``what`` param names the part
+    (a :func:`N_`-marked phrase, translated with the message)."""
+
+    def translated(self, translate: Translate = _english) -> str:
+        params = self.params
+        if isinstance(params.get("what"), str):
+            params = params | {"what": translate(params["what"])}
+        return translate(self.template, **params)
 
 
 class ProviderTimeoutError(ProviderError):
@@ -118,10 +156,12 @@ class UnknownModelError(ProviderError):
     def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
         self.name = name
         self.suggestions = list(suggestions)
-        message = f"Unknown model: {name!r}."
+        params = {"name": repr(name), "suggestions": ", ".join(self.suggestions)}
         if self.suggestions:
-            message += f" Did you mean: {', '.join(self.suggestions)}?"
-        super().__init__(message)
+            message = N_("Unknown model: {name}. Did you mean: {suggestions}?")
+        else:
+            message = N_("Unknown model: {name}.")
+        super().__init__(message, params=params)
 
 
 class AllProvidersFailedError(ProviderError):
@@ -133,17 +173,20 @@ class AllProvidersFailedError(ProviderError):
 
     def __init__(self, errors: Sequence[tuple[Route, ProviderError]]) -> None:
         self.errors = list(errors)
-        parts = [f"{route.provider.__name__}: {error}" for route, error in self.errors]
+        super().__init__(self.translated())
+
+    def translated(self, translate: Translate = _english) -> str:
+        parts = [f"{route.provider.__name__}: {error.translated(translate)}"
+                 for route, error in self.errors]
         if len(parts) == 1:
-            message = parts[0]
-        elif parts:
-            message = f"All providers failed: {'; '.join(parts)}"
-        else:
-            message = "No provider to try"
-        super().__init__(message)
+            return parts[0]
+        if parts:
+            return translate(N_("All providers failed: {errors}"), errors="; ".join(parts))
+        return translate(N_("No provider to try"))
 
 
 __all__ = [
+    "N_",
     "AllProvidersFailedError",
     "CloudflareError",
     "MissingAuthError",
@@ -155,5 +198,6 @@ __all__ = [
     "ResponseFormatError",
     "ResponseStatusError",
     "ResponseTooLargeError",
+    "Translate",
     "UnknownModelError",
 ]

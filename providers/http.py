@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from providers.errors import ResponseFormatError
+from providers.errors import N_, ResponseFormatError
 from providers.limits import Limits, too_large
 from providers.status import error_for_status, parse_json
 
@@ -89,14 +89,14 @@ class ProviderResponse:
         (default ``limits.max_json_bytes``). Raises ResponseTooLargeError past the bound,
         ResponseFormatError when malformed."""
         bound = max_bytes or self.limits.max_json_bytes
-        return parse_json(await self.read(bound, "reply's JSON body"))
+        return parse_json(await self.read(bound, N_("reply's JSON body")))
 
     async def raise_for_status(self) -> None:
         """Raise the mapped ProviderError when the status is >= 400 (``providers.status``);
         the first ``ERROR_BODY_BYTES`` of the body become its detail."""
         if self.raw.status < 400:
             return
-        body = await self.read(ERROR_BODY_BYTES, "error body", truncate=True)
+        body = await self.read(ERROR_BODY_BYTES, N_("error body"), truncate=True)
         raise error_for_status(self.raw.status, body.decode("utf-8", "replace"),
                                retry_after=self.raw.headers.get("Retry-After"),
                                reason=self.raw.reason)
@@ -166,7 +166,7 @@ def image_mime_type(data: bytes, content_type: str | None = None) -> str:
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime.startswith("image/"):
         return mime
-    raise ResponseFormatError("The provider's image is not an image")
+    raise ResponseFormatError(N_("The provider's image is not an image"))
 
 
 async def download_image(session: aiohttp.ClientSession, url: str, *, proxy: str | None,
@@ -179,18 +179,18 @@ async def download_image(session: aiohttp.ClientSession, url: str, *, proxy: str
     mapped status error, ProviderTimeoutError."""
     async with request(session, "GET", url, limits=limits, proxy=proxy,
                        headers=headers) as response:
-        data = await response.read(limits.image_max_bytes, "image")
+        data = await response.read(limits.image_max_bytes, N_("image"))
         return data, image_mime_type(data[:16], response.raw.headers.get("Content-Type"))
 
 
 def decode_image(b64: str, *, max_bytes: int) -> tuple[bytes, str]:
     """Decode a base64 image (``b64_json``): ``(bytes, MIME type from the magic bytes)``."""
     if len(b64) * 3 // 4 > max_bytes + 3:
-        raise too_large("image", max_bytes)
+        raise too_large(N_("image"), max_bytes)
     try:
         data = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ResponseFormatError("The provider's image is not valid base64") from exc
+        raise ResponseFormatError(N_("The provider's image is not valid base64")) from exc
     if len(data) > max_bytes:
-        raise too_large("image", max_bytes)
+        raise too_large(N_("image"), max_bytes)
     return data, image_mime_type(data[:16])

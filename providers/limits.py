@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.errors import ProviderTimeoutError, ResponseTooLargeError
+from providers.errors import N_, ProviderTimeoutError, ResponseTooLargeError
 from providers.settings import ProviderSettings
 
 BASE64_OVERHEAD = 4 / 3
@@ -53,14 +53,17 @@ class Limits:
     def first_byte_error(self) -> ProviderTimeoutError:
         """The error for a reply that did not start within ``first_byte_timeout``."""
         return ProviderTimeoutError(
-            f"The provider did not start answering within {self.first_byte_timeout:g} s")
+            N_("The provider did not start answering within {seconds} s"),
+            params={"seconds": f"{self.first_byte_timeout:g}"})
 
     def idle_error(self) -> ProviderTimeoutError:
         """The error for a reply that went silent for ``idle_timeout``."""
         return ProviderTimeoutError(
-            f"The provider stopped sending for {self.idle_timeout:g} s in the middle of the reply")
+            N_("The provider stopped sending for {seconds} s in the middle of the reply"),
+            params={"seconds": f"{self.idle_timeout:g}"})
 
 
 def too_large(what: str, max_bytes: int) -> ResponseTooLargeError:
     """The error for a ``what`` (e.g. ``"image"``) past its bound of ``max_bytes`` bytes."""
-    return ResponseTooLargeError(f"The {what} is larger than {max_bytes} bytes")
+    return ResponseTooLargeError(N_("The {what} is larger than {max_bytes} bytes"),
+                                 params={"what": what, "max_bytes": max_bytes})

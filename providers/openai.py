@@ -33,7 +33,7 @@ from providers.base import (
     ProviderModelMixin,
     content_text,
 )
-from providers.errors import ResponseFormatError
+from providers.errors import N_, ResponseFormatError
 from providers.http import client_session, decode_image, download_image, post
 from providers.settings import DEFAULT_OPENAI_BASE_URL, ProviderSettings
 from providers.sse import chat_message_text, iter_chat_deltas
@@ -110,7 +110,7 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
                 reply = await response.json(limits.image_json_bytes(images))
             items = reply.get("data") if isinstance(reply, dict) else None
             if not isinstance(items, list) or not items:
-                raise ResponseFormatError("The image reply has no 'data'")
+                raise ResponseFormatError(N_("The image reply has no 'data'"))
             for item in items:
                 item = item if isinstance(item, dict) else {}
                 revised = item.get("revised_prompt")
@@ -123,5 +123,6 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
                                                       limits=limits)
                     yield ImageResponse([item["url"]], prompt, options, data=body, mime_type=mime)
                 else:
-                    raise ResponseFormatError("The image reply has neither 'b64_json' nor 'url'")
+                    raise ResponseFormatError(
+                        N_("The image reply has neither 'b64_json' nor 'url'"))
 

@@ -28,6 +28,7 @@ from providers.aichats import AiChats
 from providers.base import AsyncGeneratorProvider, Chunk, Messages, text_only
 from providers.chatanywhere import ChatAnywhere
 from providers.errors import (
+    N_,
     AllProvidersFailedError,
     ProviderError,
     ResponseFormatError,
@@ -71,11 +72,13 @@ class Route:
 class ProviderHealth:
     """The outcome of a provider's last use: ``ok`` None = never tried; ``checked_at`` (UTC)
     when it was last tried; ``error`` the last error's short message (``str(error)``, never
-    the provider's own text: it is listed to every user), None after a success."""
+    the provider's own text: it is listed to every user), None after a success; ``failure``
+    that error itself (its ``user_text`` translates), None after a success."""
 
     ok: bool | None = None
     checked_at: datetime | None = None
     error: str | None = None
+    failure: ProviderError | None = None
 
 
 def _provider_names(provider: type[AsyncGeneratorProvider]) -> list[str]:
@@ -172,7 +175,7 @@ class ModelRegistry:
                             self._record(route, None)
                         yield route, chunk
                 if not started:
-                    raise ResponseFormatError("The provider returned an empty reply",
+                    raise ResponseFormatError(N_("The provider returned an empty reply"),
                                               provider=route.provider.__name__)
                 return
             except ProviderError as error:
@@ -189,7 +192,7 @@ class ModelRegistry:
             log.warning("%s failed: %s", route.name, error.log_text())
         self.health[route.provider.__name__] = ProviderHealth(
             ok=error is None, checked_at=datetime.now(UTC),
-            error=None if error is None else str(error))
+            error=None if error is None else str(error), failure=error)
 
 
 def default_registry(settings: ProviderSettings | None = None) -> ModelRegistry:

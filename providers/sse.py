@@ -29,7 +29,7 @@ import codecs
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from providers.errors import ProviderConnectionError, ResponseFormatError
+from providers.errors import N_, ProviderConnectionError, ResponseFormatError
 from providers.limits import Limits, too_large
 from providers.status import error_from_payload, parse_json
 
@@ -88,7 +88,7 @@ class LineSplitter:
         lines = [line.rstrip(b"\r\n") for line in parts]
         if longest > self.max_bytes and (self._pending_size > self.max_bytes or any(
                 len(line) > self.max_bytes for line in lines)):
-            raise too_large("line of the reply", self.max_bytes)
+            raise too_large(N_("line of the reply"), self.max_bytes)
         return lines
 
     def flush(self) -> list[bytes]:
@@ -137,7 +137,7 @@ class SSEDecoder:
             self._data.append(value)
             self._data_size += len(raw)
             if self._data_size > self.max_bytes:
-                raise too_large("SSE event of the reply", self.max_bytes)
+                raise too_large(N_("SSE event of the reply"), self.max_bytes)
         return None
 
 
@@ -185,11 +185,11 @@ def _first_choice(obj: Any) -> dict[str, Any]:
         raise error_from_payload(obj)
     choices = obj.get("choices") if isinstance(obj, dict) else None
     if not isinstance(choices, list):
-        raise ResponseFormatError("Unexpected reply format: no 'choices'")
+        raise ResponseFormatError(N_("Unexpected reply format: no 'choices'"))
     if not choices:  # e.g. a usage-only chunk
         return {}
     if not isinstance(choices[0], dict):
-        raise ResponseFormatError("Unexpected reply format: bad 'choices'")
+        raise ResponseFormatError(N_("Unexpected reply format: bad 'choices'"))
     return choices[0]
 
 
@@ -234,7 +234,7 @@ async def iter_chat_deltas(chunks: AsyncIterable[bytes], max_bytes: int = MAX_LI
             yield text
     if not finished:
         raise ProviderConnectionError(
-            "The connection closed before the reply was complete",
+            N_("The connection closed before the reply was complete"),
             detail="the stream ended without 'data: [DONE]' and without a finish_reason")
 
 

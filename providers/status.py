@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 
 from providers.errors import (
+    N_,
     CloudflareError,
     MissingAuthError,
     ProviderConnectionError,
@@ -44,31 +45,34 @@ CLOUDFLARE_MARKERS = (
 """Substrings of Cloudflare challenge pages (the first two are g4f's 2024 markers)."""
 RATE_LIMIT_CODES = {"rate_limit_exceeded", "rate_limit_error", "insufficient_quota"}
 STATUS_CATEGORIES = {
-    400: "the provider rejected the request",
-    403: "the provider refused access",
-    404: "the provider does not offer this endpoint or model",
-    408: "the provider timed out",
-    413: "the provider found the request too large",
+    400: N_("the provider rejected the request (HTTP {status})"),
+    403: N_("the provider refused access (HTTP {status})"),
+    404: N_("the provider does not offer this endpoint or model (HTTP {status})"),
+    408: N_("the provider timed out (HTTP {status})"),
+    413: N_("the provider found the request too large (HTTP {status})"),
 }
-"""The user's words for an error status; other 4xx: 400's, 5xx: "the provider is down"."""
+"""The user's words for an error status (a template); other 4xx: 400's, 5xx: :data:`DOWN`."""
+DOWN = N_("the provider is down (HTTP {status})")
 
 
 def error_for_status(status: int, body: str, *, retry_after: str | None = None,
                      reason: str | None = None) -> ProviderError:
     """The typed error for an HTTP error ``status`` with this ``body`` (module docstring)."""
     if status in (403, 503) and any(marker in body for marker in CLOUDFLARE_MARKERS):
-        return CloudflareError(f"Blocked by Cloudflare (HTTP {status})", status)
+        return CloudflareError(N_("Blocked by Cloudflare (HTTP {status})"), status,
+                               params={"status": status})
     detail = _body_detail(body, reason)
     if status in (429, 402):
-        return RateLimitError(f"Rate limit reached (HTTP {status})", status=status,
-                              retry_after=_seconds(retry_after), detail=detail)
+        return RateLimitError(N_("Rate limit reached (HTTP {status})"), status=status,
+                              retry_after=_seconds(retry_after), detail=detail,
+                              params={"status": status})
     if status == 401:
-        return MissingAuthError("the provider rejected the key (HTTP 401)", detail=detail)
+        return MissingAuthError(N_("the provider rejected the key (HTTP 401)"), detail=detail)
     if status >= 500:
-        category = "the provider is down"
+        template = DOWN
     else:
-        category = STATUS_CATEGORIES.get(status, STATUS_CATEGORIES[400])
-    return ResponseStatusError(f"{category} (HTTP {status})", status, detail=detail)
+        template = STATUS_CATEGORIES.get(status, STATUS_CATEGORIES[400])
+    return ResponseStatusError(template, status, detail=detail, params={"status": status})
 
 
 def error_from_payload(payload: Any) -> ProviderError:
@@ -78,8 +82,8 @@ def error_from_payload(payload: Any) -> ProviderError:
     error = payload.get("error") if isinstance(payload, dict) else None
     codes = {str(error.get(key)) for key in ("code", "type")} if isinstance(error, dict) else set()
     if codes & RATE_LIMIT_CODES:
-        return RateLimitError("Rate limit reached", detail=detail)
-    return ProviderError("the provider reported an error", detail=detail)
+        return RateLimitError(N_("Rate limit reached"), detail=detail)
+    return ProviderError(N_("the provider reported an error"), detail=detail)
 
 
 def parse_json(text: str | bytes) -> Any:
@@ -88,7 +92,7 @@ def parse_json(text: str | bytes) -> Any:
         return json.loads(text)
     except ValueError as exc:
         excerpt = text[:80] if isinstance(text, str) else text[:80].decode("utf-8", "replace")
-        raise ResponseFormatError("Malformed JSON in the reply", detail=repr(excerpt)) from exc
+        raise ResponseFormatError(N_("Malformed JSON in the reply"), detail=repr(excerpt)) from exc
 
 
 def map_exception(exc: BaseException) -> ProviderError | None:
@@ -97,19 +101,19 @@ def map_exception(exc: BaseException) -> ProviderError | None:
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, aiohttp.ConnectionTimeoutError):  # PROVIDER_CONNECT_TIMEOUT
-        return ProviderTimeoutError("Cannot connect to the provider in time")
+        return ProviderTimeoutError(N_("Cannot connect to the provider in time"))
     if isinstance(exc, TimeoutError):
-        return ProviderTimeoutError("The provider did not answer in time")
+        return ProviderTimeoutError(N_("The provider did not answer in time"))
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
-        return ProviderConnectionError("The connection closed before the reply was complete",
+        return ProviderConnectionError(N_("The connection closed before the reply was complete"),
                                        detail=str(exc) or type(exc).__name__)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return ProviderConnectionError("Cannot connect to the provider", detail=str(exc))
+        return ProviderConnectionError(N_("Cannot connect to the provider"), detail=str(exc))
     if isinstance(exc, aiohttp.InvalidURL):
-        return ProviderConnectionError("The provider URL is invalid")
+        return ProviderConnectionError(N_("The provider URL is invalid"))
     if isinstance(exc, aiohttp.ClientError):
-        return ProviderConnectionError(f"Connection error ({type(exc).__name__})",
-                                       detail=str(exc))
+        return ProviderConnectionError(N_("Connection error ({kind})"), detail=str(exc),
+                                       params={"kind": type(exc).__name__})
     return None
 
 

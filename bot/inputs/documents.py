@@ -14,11 +14,12 @@ import io
 import logging
 from pathlib import PurePosixPath
 
+from bot.i18n import N_, _
 from bot.inputs import InputError
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = "text files (.txt, .md, .csv, .json, code, logs…) and PDFs with a text layer"
+ACCEPTED = N_("text files (.txt, .md, .csv, .json, code, logs…) and PDFs with a text layer")
 """What :func:`document_text` accepts, for the answers that refuse a file."""
 
 TEXT_TYPES = frozenset({
@@ -47,15 +48,17 @@ def document_text(data: bytes, file_name: str | None, mime_type: str | None,
     binary data, and any other type. CPU-bound: run it in a thread for large files."""
     name = file_name or "document"
     if not data:
-        raise InputError(f"“{name}” is empty. I can read {ACCEPTED}.")
+        raise InputError(_("“{name}” is empty. I can read {accepted}.",
+                           name=name, accepted=_(ACCEPTED)))
     mime = (mime_type or "").split(";")[0].strip().lower()
     if mime == "application/pdf" or data.startswith(b"%PDF-"):
         text = _pdf_text(data, name, max_chars)
     elif _looks_textual(mime, name):
         text = _plain_text(data, name)
     else:
-        kind = mime or "unknown type"
-        raise InputError(f"I can't read “{name}” ({kind}). I can read {ACCEPTED}.")
+        kind = mime or _("unknown type")
+        raise InputError(_("I can't read “{name}” ({kind}). I can read {accepted}.",
+                           name=name, kind=kind, accepted=_(ACCEPTED)))
     return f"[file: {name}]\n{cut(text, max_chars)}"
 
 
@@ -79,10 +82,11 @@ def _plain_text(data: bytes, name: str) -> str:
     except UnicodeDecodeError:
         text = None
     if text is None or "\x00" in text:
-        raise InputError(f"“{name}” is not a text file I can read (it is not UTF-8 text). "
-                         f"I can read {ACCEPTED}.")
+        raise InputError(_("“{name}” is not a text file I can read (it is not UTF-8 text). "
+                           "I can read {accepted}.", name=name, accepted=_(ACCEPTED)))
     if not text.strip():
-        raise InputError(f"“{name}” has only blank space in it. I can read {ACCEPTED}.")
+        raise InputError(_("“{name}” has only blank space in it. I can read {accepted}.",
+                           name=name, accepted=_(ACCEPTED)))
     return text
 
 
@@ -94,7 +98,9 @@ def _pdf_text(data: bytes, name: str, max_chars: int) -> str:
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise InputError(f"“{name}” is an encrypted PDF: send it without a password.")
+            raise InputError(
+                _("“{name}” is an encrypted PDF: send it without a password.", name=name)
+            )
         pages: list[str] = []
         length = 0
         for page in reader.pages:
@@ -109,9 +115,9 @@ def _pdf_text(data: bytes, name: str, max_chars: int) -> str:
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError,
             OSError, NotImplementedError) as error:
         log.info("unreadable PDF %r: %r", name, error)
-        raise InputError(f"“{name}” looks damaged: I could not read it as a PDF. "
-                         f"I can read {ACCEPTED}.") from None
+        raise InputError(_("“{name}” looks damaged: I could not read it as a PDF. "
+                           "I can read {accepted}.", name=name, accepted=_(ACCEPTED))) from None
     if not pages:
-        raise InputError(f"“{name}” has no text layer (a scan?): I can't read images in PDFs. "
-                         f"I can read {ACCEPTED}.")
+        raise InputError(_("“{name}” has no text layer (a scan?): I can't read images in PDFs. "
+                           "I can read {accepted}.", name=name, accepted=_(ACCEPTED)))
     return "\n\n".join(pages)

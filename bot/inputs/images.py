@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.i18n import _
 from bot.inputs import FileFetcher, InputError
 from providers.errors import ResponseFormatError
 from providers.http import image_mime_type
@@ -29,11 +30,13 @@ def checked_image(data: bytes, mime_type: str | None = None) -> Image:
     ``image/*`` ``mime_type``. Raises :class:`InputError` for an empty file or one that is not
     an image."""
     if not data:
-        raise InputError("That image is empty: send it again.")
+        raise InputError(_("That image is empty: send it again."))
     try:
         return data, image_mime_type(data[:16], mime_type)
     except ResponseFormatError:
-        raise InputError("That file is not an image I can read (PNG, JPEG, GIF or WebP).") from None
+        raise InputError(
+            _("That file is not an image I can read (PNG, JPEG, GIF or WebP).")
+        ) from None
 
 
 def image_part(image: Image) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.i18n import _
 from bot.inputs.turn import VOICE_OFF
 from providers import Route
 
@@ -22,13 +23,15 @@ def refusal(kind: str, seconds: int | None, *, transcription_model: str, voice_m
     see, named in the answer to a photo."""
     if kind == "voice":
         if not transcription_model:
-            return VOICE_OFF
+            return _(VOICE_OFF)
         if seconds is not None and seconds > voice_max_seconds:
-            return (f"That recording is {seconds} s long; I listen to up to "
-                    f"{voice_max_seconds} s. Send a shorter one.")
+            return _("That recording is {seconds} s long; I listen to up to {limit} s. "
+                     "Send a shorter one.", seconds=seconds, limit=voice_max_seconds)
     if kind == "photo" and not any(route.can_see for route in routes):
         if not vision_models:
-            return f"{model} can't see images, and no model here can (OPENAI_VISION_MODELS)."
-        return (f"{model} can't see images. Models that can: {', '.join(vision_models)} "
-                f"(switch with /model {vision_models[0]}).")
+            return _("{model} can't see images, and no model here can (OPENAI_VISION_MODELS).",
+                     model=model)
+        return _("{model} can't see images. Models that can: {models} "
+                 "(switch with /model {first}).",
+                 model=model, models=", ".join(vision_models), first=vision_models[0])
     return None

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.i18n import N_, _
 from bot.inputs import InputError, Upload
 from bot.inputs.documents import document_text
 from bot.inputs.images import Image, checked_image
@@ -64,14 +65,14 @@ async def user_turn(text: str, uploads: Sequence[Upload], converters: Converters
                 converters.document_max_chars))
         elif upload.kind == "voice":
             if not converters.transcription_model:
-                raise InputError(VOICE_OFF)
+                raise InputError(_(VOICE_OFF))
             said = await transcript(
                 upload, converters.transcription, converters.transcription_model
             )
             words.append(said)
             turn.heard = heard(said)
         else:
-            raise InputError(f"I can't use a {upload.kind} file.")
+            raise InputError(_("I can't use a {kind} file.", kind=upload.kind))
         turn.attachments.append(reference)
     if text.strip():
         words.append(text.strip())
@@ -79,4 +80,6 @@ async def user_turn(text: str, uploads: Sequence[Upload], converters: Converters
     return turn
 
 
-VOICE_OFF = "I can't listen to voice messages here (no speech-to-text is set up): write to me."
+VOICE_OFF = N_(
+    "I can't listen to voice messages here (no speech-to-text is set up): write to me."
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from bot.i18n import _
 from bot.inputs import InputError, Upload
 from providers.audio import AudioEndpoint, transcribe
 
@@ -32,11 +33,11 @@ async def transcript(upload: Upload, endpoint: AudioEndpoint, model: str) -> str
     nothing was heard, and the ProviderError of :func:`providers.audio.transcribe` when the
     transcription endpoint fails."""
     if not upload.data:
-        raise InputError("That voice message is empty: record it again.")
+        raise InputError(_("That voice message is empty: record it again."))
     text = await transcribe(endpoint, upload.data, file_name=audio_file_name(upload),
                             model=model, mime_type=upload.mime_type or "application/octet-stream")
     if not text:
-        raise InputError("I heard nothing in that recording: try again, or write to me.")
+        raise InputError(_("I heard nothing in that recording: try again, or write to me."))
     return text
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.i18n import available_languages
 from bot.service import SHUTDOWN_NOTICE
 from tests.bot.test_process import bot_env, start_bot, telegram_env, wait_for
 from tests.fakes.providers import FakeProviders, Reply
@@ -193,7 +194,8 @@ async def test_sigterm_in_the_middle_of_a_long_reply(
     # After the restart, /retry answers the message again; the chat is not told twice.
     fake.push("openai", Reply("The whole answer."))
     process = await start_bot(tmp_path, env)
-    await wait_for(lambda: len(telegram.calls_for("setMyCommands")) == 2)
+    menus = len(available_languages()) + 1  # one per language and the default, each start
+    await wait_for(lambda: len(telegram.calls_for("setMyCommands")) == 2 * menus)
     telegram.send_message(CHAT, "/retry")
     await wait_for(lambda: any(m.text == "The whole answer." for m in telegram.bot_messages(CHAT)))
     await terminate(process)

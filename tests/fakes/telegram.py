@@ -459,8 +459,13 @@ class FakeTelegram:
         caption: str | None = None,
         username: str = "alice",
         first_name: str = "Alice",
+        language_code: str | None = None,
     ) -> dict:
         """The user sends a message: store it and queue a ``message`` update; returns the update.
+
+        ``language_code`` is the user's Telegram language (an IETF tag such as ``ru`` or
+        ``pt-br``), sent in ``from`` as Telegram does; None leaves it out (Telegram omits it
+        when unknown). The user's later updates (button presses) carry it too.
 
         ``user_id`` defaults to ``chat_id`` in private chats and is required in groups (ValueError).
         A text starting with ``/`` gets a ``bot_command`` entity (as Telegram adds). ``photo``,
@@ -494,6 +499,8 @@ class FakeTelegram:
             "first_name": first_name,
             "username": username,
         }
+        if language_code is not None:
+            self._users[user_id]["language_code"] = language_code
         self._last_user[chat_id] = user_id
         kind, file_id, photo_bytes = "text", None, None
         if photo is not False:
@@ -696,6 +703,11 @@ class FakeTelegram:
     def bot_messages(self, chat_id: int) -> list[FakeMessage]:
         """The bot's messages in the chat, in order."""
         return [m for m in self.messages(chat_id) if m.from_bot]
+
+    def commands(self, language_code: str | None = None) -> list[dict]:
+        """The command menu set with setMyCommands for the default scope and ``language_code``
+        (None: the menu without a language), as ``[{"command", "description"}]``."""
+        return list(self._commands.get(self._commands_key({"language_code": language_code}), []))
 
     def calls_for(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         """Recorded calls, optionally of one method (case-insensitive) and/or one chat."""

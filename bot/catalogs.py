@@ -1,0 +1,177 @@
+"""The translation catalogs' upkeep: extract the bot's words, update the catalogs, check them.
+
+``python -m bot.catalogs update`` (from the repository root) runs babel's own commands::
+
+    pybabel extract -F babel.cfg -k _ -k ngettext:1,2 -k N_ -o bot/locales/bot.pot bot providers
+    pybabel update -i bot/locales/bot.pot -d bot/locales -D bot --no-fuzzy-matching \\
+        --ignore-obsolete
+
+so the template ``bot/locales/bot.pot`` holds every message of the code, and each language's
+``bot.po`` gains the new ones (empty, to translate) and loses those the code no longer uses.
+``python -m bot.catalogs init LANGUAGE`` starts a new language's catalog from the template
+(its plural rule from CLDR). ``python -m bot.catalogs check`` prints what :func:`problems`
+finds and exits 1 when it finds anything (the tests run the same check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import string
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+from bot.i18n import DOMAIN, LOCALES, SOURCE_LANGUAGE, available_languages, catalog_path
+
+__all__ = ["KEYWORDS", "extracted", "main", "placeholders", "problems"]
+
+#: The repository root: babel.cfg and the source directories are there.
+ROOT = LOCALES.parent.parent
+#: The directories whose messages are extracted (providers' error texts are shown by the bot).
+SOURCES = ("bot", "providers")
+#: The marking functions: ``_``, ``ngettext`` (singular and plural) and ``N_`` (bot.i18n; the
+#: providers' own ``N_`` in providers.errors).
+KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None, "ngettext": (1, 2), "N_": None}
+TEMPLATE = LOCALES / f"{DOMAIN}.pot"
+
+
+def _babel(*args: str) -> None:
+    """Run ``pybabel ARGS`` in the repository root (the catalogs name files relative to it)."""
+    with contextlib.chdir(ROOT):
+        CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+def update() -> None:
+    """Extract the messages into the template, then update every language's catalog."""
+    keywords = [arg for name in ("_", "ngettext:1,2", "N_") for arg in ("-k", name)]
+    _babel("extract", "-F", "babel.cfg", *keywords, "-w", "100",
+           "--project", "llm-telegram-bot", "--copyright-holder", "llm-telegram-bot",
+           "-o", _relative(TEMPLATE), *SOURCES)
+    _babel("update", "-i", _relative(TEMPLATE), "-d", _relative(LOCALES), "-D", DOMAIN,
+           "-w", "100", "--no-fuzzy-matching", "--ignore-obsolete")
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def init(language: str) -> Path:
+    """Create ``language``'s catalog from the template; returns its path. Raises
+    FileExistsError when it exists."""
+    path = catalog_path(language)
+    if path.exists():
+        raise FileExistsError(path)
+    _babel("init", "-i", _relative(TEMPLATE), "-d", _relative(LOCALES), "-D", DOMAIN,
+           "-l", language, "-w", "100")
+    return path
+
+
+def extracted(root: Path = ROOT) -> dict[str, str | tuple[str, str]]:
+    """The messages marked in the source (``bot/``, ``providers/``) by their msgid: the msgid,
+    or (singular, plural) for a plural message."""
+    found: dict[str, str | tuple[str, str]] = {}
+    for source in SOURCES:
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            root / source, [("**.py", "python")], keywords=KEYWORDS
+        ):
+            if isinstance(message, tuple):
+                found[message[0]] = (message[0], message[1])
+            else:
+                found[message] = message
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``str.format`` field names in ``text`` (``"{model} failed"`` -> ``{"model"}``), and
+    ``%(name)s`` / ``%s`` fields as ``"%(name)s"`` / ``"%s"``. Raises ValueError for a
+    malformed format string."""
+    fields = {name for _text, name, _spec, _conv in string.Formatter().parse(text) if name}
+    percent = {match.group(0) for match in re.finditer(r"%(\([^)]*\))?[sdifr]", text)}
+    return fields | percent
+
+
+def _texts(value: object) -> list[str]:
+    """A message's msgid or msgstr as a list of its forms (one unless plural)."""
+    if isinstance(value, str) or value is None:
+        return [value or ""]
+    return [str(form or "") for form in value] if isinstance(value, list | tuple) else [""]
+
+
+def _entry_problems(language: str, message: Message) -> list[str]:
+    ids = _texts(message.id)
+    where = f"{language}: {ids[0]!r}"
+    forms = _texts(message.string)
+    found = []
+    if message.fuzzy:
+        found.append(f"{where} is marked fuzzy (check it, then remove the flag)")
+    if not all(forms):
+        found.append(f"{where} has an empty translation")
+        return found
+    try:
+        wanted = set().union(*(placeholders(text) for text in ids))
+        for form in forms:
+            if placeholders(form) != wanted:
+                found.append(f"{where}: placeholders {sorted(placeholders(form))} in "
+                             f"{form!r}, the msgid has {sorted(wanted)}")
+    except ValueError as error:
+        found.append(f"{where}: malformed format string ({error})")
+    return found
+
+
+def problems(root: Path = ROOT) -> list[str]:
+    """What is wrong with the catalogs, one line each (empty: nothing): the template or a
+    catalog missing a message of the code, holding one it no longer uses (obsolete ``#~``
+    entries count), an empty or fuzzy translation, a translation whose placeholders differ from
+    its msgid's, a plural message missing forms of the language's rule."""
+    code = extracted(root)
+    found: list[str] = []
+    files = {"template": TEMPLATE} | {
+        language: catalog_path(language)
+        for language in available_languages() if language != SOURCE_LANGUAGE
+    }
+    for language, path in files.items():
+        with path.open("rb") as file:
+            catalog: Catalog = read_po(file, locale=None if language == "template" else language)
+        entries = {message.id[0] if isinstance(message.id, tuple) else message.id: message
+                   for message in catalog if message.id}
+        found += [f"{language}: missing {msgid!r} (run python -m bot.catalogs update)"
+                  for msgid in code if msgid not in entries]
+        found += [f"{language}: {msgid!r} is no longer in the code" for msgid in entries
+                  if msgid not in code]
+        found += [f"{language}: obsolete entry {key!r}" for key in catalog.obsolete]
+        for msgid, message in entries.items():
+            if msgid in code and isinstance(code[msgid], tuple) != isinstance(message.id, tuple):
+                found.append(f"{language}: {msgid!r} is plural in one place only")
+            elif language != "template":
+                found += _entry_problems(language, message)
+                if isinstance(message.string, tuple) and len(message.string) != catalog.num_plurals:
+                    found.append(f"{language}: {msgid!r} has {len(message.string)} plural forms,"
+                                 f" the language has {catalog.num_plurals}")
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``update``, ``init LANGUAGE`` or ``check``; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["update"]:
+        update()
+        return 0
+    if len(args) == 2 and args[0] == "init":
+        print(init(args[1]))
+        return 0
+    if args == ["check"]:
+        found = problems()
+        print("\n".join(found) or "the catalogs are complete")
+        return 1 if found else 0
+    print("usage: python -m bot.catalogs update | init LANGUAGE | check", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

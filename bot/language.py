@@ -1,0 +1,204 @@
+"""The language of each update, and ``/language`` with its keyboard of languages.
+
+The language of an update is, in order: the chat's choice (``/language``, stored in the chat's
+settings JSON under ``"language"``), else the sender's Telegram ``language_code`` (its primary
+subtag: ``pt-br`` is ``pt``) when the bot speaks it, else ``DEFAULT_LANGUAGE``.
+:func:`register` adds a handler of group -1 that sets :data:`bot.i18n.current_language` for
+every update before any other handler runs (the reply's streaming, button taps and the commands
+answered at once all run in the update's task or in tasks it starts, which inherit it).
+
+The chats' choices are read from the database once and kept in memory for
+:data:`CHOICE_TTL` seconds (a choice made through another worker shows after at most that
+long). In a group, only its administrators and ``ADMIN_USER_IDS`` change the language.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cachetools import TTLCache
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.access import is_moderator
+from bot.deps import allowed, deps_of, message_of
+from bot.i18n import N_, _, available_languages, current_language, language_name, supported
+from bot.storage import Store
+
+__all__ = [
+    "CALLBACK_PREFIX",
+    "ChatLanguages",
+    "chosen_language",
+    "language_button",
+    "language_command",
+    "language_keyboard",
+    "language_of",
+    "register",
+]
+
+log = logging.getLogger(__name__)
+
+#: The key of the chat's choice in its settings JSON.
+SETTING = "language"
+#: ``callback_data`` of a language button: this prefix and the language (or :data:`AUTOMATIC`).
+CALLBACK_PREFIX = "lang:"
+#: The button that removes the chat's choice (each sender's Telegram language counts again).
+AUTOMATIC = "auto"
+#: Seconds a chat's choice is kept in memory after it was read.
+CHOICE_TTL = 60.0
+#: Chats whose choice is kept in memory at most.
+CHOICE_CACHE_SIZE = 10_000
+
+CHOOSE = N_("Choose the language I write in here:")
+
+
+def language_of(choice: str | None, user_language: str | None, default: str) -> str:
+    """The language to write in: the chat's ``choice``, else the user's Telegram
+    ``language_code`` (primary subtag) when the bot speaks it, else ``default``."""
+    return supported(choice) or supported(user_language) or default
+
+
+class ChatLanguages:
+    """Each chat's chosen language (or None), from the store, kept :data:`CHOICE_TTL` seconds."""
+
+    def __init__(self, store: Store, ttl: float = CHOICE_TTL) -> None:
+        self.store = store
+        self._choices: TTLCache[int, str | None] = TTLCache(CHOICE_CACHE_SIZE, ttl)
+
+    async def choice(self, chat_id: int) -> str | None:
+        """The chat's choice, or None (none made, or the database cannot be read: logged)."""
+        if chat_id in self._choices:
+            return self._choices[chat_id]
+        try:
+            choice = await chosen_language(self.store, chat_id)
+        except Exception:  # noqa: BLE001 - the update is answered anyway, in the user's language
+            log.warning("could not read chat %s's language", chat_id, exc_info=True)
+            return None
+        self._choices[chat_id] = choice
+        return choice
+
+    async def choose(self, chat_id: int, chat_type: str, language: str | None) -> None:
+        """Store the chat's choice (None: no choice). Raises the store's errors."""
+        await self.store.get_or_create_chat(chat_id, chat_type)
+        await self.store.update_settings(chat_id, **{SETTING: language})
+        self._choices[chat_id] = language
+
+
+async def chosen_language(store: Store, chat_id: int) -> str | None:
+    """The language chat ``chat_id`` chose with ``/language`` (if the bot still speaks it)."""
+    chat = await store.get_chat(chat_id)
+    return supported(chat.settings.get(SETTING)) if chat is not None else None
+
+
+def _languages(context: ContextTypes.DEFAULT_TYPE) -> ChatLanguages:
+    languages: ChatLanguages = context.application.bot_data["languages"]
+    return languages
+
+
+async def set_update_language(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -1: set :data:`current_language` for the rest of the update's handling."""
+    if not isinstance(update, Update):
+        return
+    chat, user = update.effective_chat, update.effective_user
+    choice = None if chat is None else await _languages(context).choice(chat.id)
+    default = deps_of(context).settings.default_language
+    current_language.set(language_of(choice, user.language_code if user else None, default))
+
+
+def language_keyboard(current: str, chosen: str | None) -> InlineKeyboardMarkup:
+    """A button per language the bot speaks, in its own name (✓ marks ``current``), and one
+    for "the language of each user's Telegram" (✓ when the chat chose none)."""
+    rows = []
+    for language in available_languages():
+        name = language_name(language)
+        label = f"✓ {name}" if language == current and chosen is not None else name
+        rows.append([InlineKeyboardButton(label, callback_data=CALLBACK_PREFIX + language)])
+    automatic = _("Your Telegram's language")
+    label = f"✓ {automatic}" if chosen is None else automatic
+    rows.append([InlineKeyboardButton(label, callback_data=CALLBACK_PREFIX + AUTOMATIC)])
+    return InlineKeyboardMarkup(rows)
+
+
+async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``/language``: the keyboard of languages; ``/language ru`` switches at once."""
+    deps = deps_of(context)
+    if not await allowed(update, deps):
+        return
+    message = message_of(update)
+    if context.args:
+        wanted = " ".join(context.args)
+        language = supported(wanted)
+        if language is None:
+            await message.reply_text(_(
+                "I don't speak “{language}”. I speak: {languages}.",
+                language=wanted[:16], languages=", ".join(available_languages()),
+            ))
+            return
+        if await _may_choose(update, context):
+            await _languages(context).choose(message.chat.id, message.chat.type, language)
+            current_language.set(language)
+            await message.reply_text(
+                _("I write in {language} here now.", language=language_name(language))
+            )
+        return
+    chosen = await _languages(context).choice(message.chat.id)
+    await message.reply_text(
+        _(CHOOSE), reply_markup=language_keyboard(current_language.get(), chosen)
+    )
+
+
+async def _may_choose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the sender may change the chat's language; a group member who may not is told."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None:
+        return False
+    user_id = None if user is None else user.id
+    if await is_moderator(context.bot, chat, user_id, deps_of(context).settings):
+        return True
+    text = _("Only this group's administrators can change its language.")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    else:
+        await message_of(update).reply_text(text)
+    return False
+
+
+async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A tap on a language button: store the chat's choice, answer in the new language."""
+    query = update.callback_query
+    if query is None:  # registered for callback queries only
+        return
+    deps = deps_of(context)
+    if not deps.settings.is_allowed(query.from_user.id):
+        await query.answer(_("Sorry, this bot is private."), show_alert=True)
+        return
+    message = query.message
+    wanted = (query.data or "").removeprefix(CALLBACK_PREFIX)
+    language = None if wanted == AUTOMATIC else supported(wanted)
+    if not isinstance(message, Message) or (language is None and wanted != AUTOMATIC):
+        await query.answer(_("That language is no longer offered."), show_alert=True)
+        return
+    if not await _may_choose(update, context):
+        return
+    await _languages(context).choose(message.chat.id, message.chat.type, language)
+    current = language_of(language, query.from_user.language_code, deps.settings.default_language)
+    current_language.set(current)
+    await query.answer(_("Language: {language}", language=language_name(current)))
+    await query.edit_message_text(_(CHOOSE), reply_markup=language_keyboard(current, language))
+
+
+def register(application: Application) -> None:
+    """Add the language handler of group -1, ``/language`` and its buttons (before any other
+    button handler); ``application.bot_data["deps"]`` must hold the :class:`~bot.deps.Deps`."""
+    application.bot_data["languages"] = ChatLanguages(application.bot_data["deps"].service.store)
+    application.add_handler(TypeHandler(Update, set_update_language), group=-1)
+    application.add_handler(CommandHandler("language", language_command))
+    application.add_handler(
+        CallbackQueryHandler(language_button, pattern=f"^{CALLBACK_PREFIX}")
+    )
