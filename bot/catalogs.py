@@ -27,7 +27,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-from bot.i18n import DOMAIN, LOCALES, SOURCE_LANGUAGE, available_languages, catalog_path
+from bot.i18n import DOMAIN, LOCALES
 
 __all__ = ["KEYWORDS", "extracted", "main", "placeholders", "problems"]
 
@@ -38,38 +38,43 @@ SOURCES = ("bot", "providers")
 #: The marking functions: ``_``, ``ngettext`` (singular and plural) and ``N_`` (bot.i18n; the
 #: providers' own ``N_`` in providers.errors).
 KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None, "ngettext": (1, 2), "N_": None}
-TEMPLATE = LOCALES / f"{DOMAIN}.pot"
+#: The template and the catalogs, relative to the repository root.
+LOCALES_DIR = str(LOCALES.relative_to(ROOT))
+TEMPLATE = f"{LOCALES_DIR}/{DOMAIN}.pot"
 
 
-def _babel(*args: str) -> None:
-    """Run ``pybabel ARGS`` in the repository root (the catalogs name files relative to it)."""
-    with contextlib.chdir(ROOT):
+def _babel(root: Path, *args: str) -> None:
+    """Run ``pybabel ARGS`` in ``root`` (the catalogs name files relative to it)."""
+    with contextlib.chdir(root):
         CommandLineInterface().run(["pybabel", "-q", *args])
 
 
-def update() -> None:
-    """Extract the messages into the template, then update every language's catalog."""
+def update(root: Path = ROOT) -> None:
+    """Extract the messages of ``root``'s source into the template, then update every
+    language's catalog (new messages empty, those no longer used dropped)."""
     keywords = [arg for name in ("_", "ngettext:1,2", "N_") for arg in ("-k", name)]
-    _babel("extract", "-F", "babel.cfg", *keywords, "-w", "100",
+    _babel(root, "extract", "-F", "babel.cfg", *keywords, "-w", "100",
            "--project", "llm-telegram-bot", "--copyright-holder", "llm-telegram-bot",
-           "-o", _relative(TEMPLATE), *SOURCES)
-    _babel("update", "-i", _relative(TEMPLATE), "-d", _relative(LOCALES), "-D", DOMAIN,
+           "-o", TEMPLATE, *SOURCES)
+    _babel(root, "update", "-i", TEMPLATE, "-d", LOCALES_DIR, "-D", DOMAIN,
            "-w", "100", "--no-fuzzy-matching", "--ignore-obsolete")
 
 
-def _relative(path: Path) -> str:
-    return str(path.relative_to(ROOT))
-
-
-def init(language: str) -> Path:
-    """Create ``language``'s catalog from the template; returns its path. Raises
-    FileExistsError when it exists."""
-    path = catalog_path(language)
-    if path.exists():
+def init(language: str, root: Path = ROOT) -> Path:
+    """Create ``language``'s catalog from the template (its plural rule from CLDR); returns
+    its path. Raises FileExistsError when it exists."""
+    path = _catalogs(root).get(language) or root / LOCALES_DIR / language / "LC_MESSAGES"
+    if path.suffix == ".po":
         raise FileExistsError(path)
-    _babel("init", "-i", _relative(TEMPLATE), "-d", _relative(LOCALES), "-D", DOMAIN,
+    _babel(root, "init", "-i", TEMPLATE, "-d", LOCALES_DIR, "-D", DOMAIN,
            "-l", language, "-w", "100")
-    return path
+    return _catalogs(root)[language]
+
+
+def _catalogs(root: Path) -> dict[str, Path]:
+    """Each language's catalog under ``root``'s locales directory."""
+    return {path.parent.parent.name: path
+            for path in sorted((root / LOCALES_DIR).glob(f"*/LC_MESSAGES/{DOMAIN}.po"))}
 
 
 def extracted(root: Path = ROOT) -> dict[str, str | tuple[str, str]]:
@@ -125,16 +130,14 @@ def _entry_problems(language: str, message: Message) -> list[str]:
 
 
 def problems(root: Path = ROOT) -> list[str]:
-    """What is wrong with the catalogs, one line each (empty: nothing): the template or a
-    catalog missing a message of the code, holding one it no longer uses (obsolete ``#~``
-    entries count), an empty or fuzzy translation, a translation whose placeholders differ from
-    its msgid's, a plural message missing forms of the language's rule."""
+    """What is wrong with ``root``'s template and catalogs, one line each (empty: nothing):
+    the template or a catalog missing a message of the code, holding one it no longer uses
+    (obsolete ``#~`` entries count), an empty or fuzzy translation, a translation whose
+    placeholders differ from its msgid's, a plural message missing forms of the language's
+    rule."""
     code = extracted(root)
     found: list[str] = []
-    files = {"template": TEMPLATE} | {
-        language: catalog_path(language)
-        for language in available_languages() if language != SOURCE_LANGUAGE
-    }
+    files = {"template": root / TEMPLATE} | _catalogs(root)
     for language, path in files.items():
         with path.open("rb") as file:
             catalog: Catalog = read_po(file, locale=None if language == "template" else language)

@@ -65,7 +65,8 @@ async def test_a_command_menu_telegram_refuses_is_only_logged(
     assert [c.status for c in bot.telegram.calls_for("setMyCommands")] == [500]
     menu = [r.getMessage() for r in caplog.records if "command menu" in r.getMessage()]
     assert menu == [
-        "Telegram did not take the command menu (Internal Server Error); going on without it"
+        "Telegram did not take the command menu (Internal Server Error, language en); going on "
+        "without it"
     ]
 
 
