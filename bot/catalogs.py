@@ -2,14 +2,17 @@
 
 ``python -m bot.catalogs update`` (from the repository root) runs babel's own commands::
 
-    pybabel extract -F babel.cfg -k _ -k ngettext:1,2 -k N_ -o bot/locales/bot.pot bot providers
-    pybabel update -i bot/locales/bot.pot -d bot/locales -D bot --no-fuzzy-matching \\
+    pybabel extract -F babel.cfg -k _ -k ngettext:1,2 -k N_ -w 100 -o bot/locales/bot.pot \\
+        bot providers
+    pybabel update -i bot/locales/bot.pot -d bot/locales -D bot -w 100 --no-fuzzy-matching \\
         --ignore-obsolete
 
 so the template ``bot/locales/bot.pot`` holds every message of the code, and each language's
 ``bot.po`` gains the new ones (empty, to translate) and loses those the code no longer uses.
 ``python -m bot.catalogs init LANGUAGE`` starts a new language's catalog from the template
-(its plural rule from CLDR). ``python -m bot.catalogs check`` prints what :func:`problems`
+(its plural rule from CLDR). ``python -m bot.catalogs fill LANGUAGE FILE...`` copies the
+translations of other PO files (exact msgid matches) into the language's empty entries.
+``python -m bot.catalogs check`` prints what :func:`problems`
 finds and exits 1 when it finds anything (the tests run the same check).
 """
 
@@ -25,11 +28,11 @@ from pathlib import Path
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import CommandLineInterface
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import DOMAIN, LOCALES
 
-__all__ = ["KEYWORDS", "extracted", "main", "placeholders", "problems"]
+__all__ = ["KEYWORDS", "extracted", "fill", "init", "main", "placeholders", "problems", "update"]
 
 #: The repository root: babel.cfg and the source directories are there.
 ROOT = LOCALES.parent.parent
@@ -69,6 +72,32 @@ def init(language: str, root: Path = ROOT) -> Path:
     _babel(root, "init", "-i", TEMPLATE, "-d", LOCALES_DIR, "-D", DOMAIN,
            "-l", language, "-w", "100")
     return _catalogs(root)[language]
+
+
+def fill(language: str, sources: Sequence[Path], root: Path = ROOT) -> int:
+    """Copy into ``language``'s catalog the translations ``sources`` (PO files) hold for its
+    untranslated messages (same msgid, and msgid_plural for a plural one); returns how many
+    were filled. A translated entry is never changed. Raises KeyError for a language without
+    a catalog, babel's errors for a malformed PO file."""
+    path = _catalogs(root)[language]
+    with path.open("rb") as file:
+        catalog = read_po(file, locale=language, domain=DOMAIN)
+    found: dict[object, Message] = {}
+    for source in sources:
+        with source.open("rb") as file:
+            donors = read_po(file, locale=language)  # the language's number of plural forms
+            found |= {message.id: message for message in donors if message.id}
+    filled = 0
+    for message in catalog:
+        donor = found.get(message.id)
+        if message.id and not all(_texts(message.string)) and donor is not None and all(
+            _texts(donor.string)
+        ):
+            message.string = donor.string
+            filled += 1
+    with path.open("wb") as file:
+        write_po(file, catalog, width=100, ignore_obsolete=True)
+    return filled
 
 
 def _catalogs(root: Path) -> dict[str, Path]:
@@ -160,7 +189,8 @@ def problems(root: Path = ROOT) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``update``, ``init LANGUAGE`` or ``check``; returns the exit status."""
+    """``update``, ``init LANGUAGE``, ``fill LANGUAGE FILE...`` or ``check``; returns the exit
+    status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["update"]:
         update()
@@ -168,11 +198,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) == 2 and args[0] == "init":
         print(init(args[1]))
         return 0
+    if len(args) > 2 and args[0] == "fill":
+        print(f"{fill(args[1], [Path(arg) for arg in args[2:]])} translations filled")
+        return 0
     if args == ["check"]:
         found = problems()
         print("\n".join(found) or "the catalogs are complete")
         return 1 if found else 0
-    print("usage: python -m bot.catalogs update | init LANGUAGE | check", file=sys.stderr)
+    print("usage: python -m bot.catalogs update | init LANGUAGE | fill LANGUAGE FILE... | check",
+          file=sys.stderr)
     return 2
 
 

@@ -60,3 +60,15 @@ def test_the_test_and_lint_extras_bring_what_ci_runs() -> None:
              for extra, reqs in extras.items()}
     assert {"ruff", "mypy", "uv"} <= names["lint"]
     assert {"pytest", "pytest-asyncio"} <= names["test"]
+
+
+def test_the_wheel_ships_every_translation_catalog() -> None:
+    # The catalogs are read as they are at start (bot.i18n): the wheel (and so the Docker
+    # image, which installs it) must hold each .po and the template, by package-data.
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["bot"]
+    package = ROOT / "bot"
+    catalogs = sorted(package.glob("locales/**/*.po*"))
+    assert {path.name for path in catalogs} == {"bot.po", "bot.pot"}
+    for path in catalogs:
+        relative = path.relative_to(package)
+        assert any(relative.match(pattern) for pattern in patterns), relative

@@ -201,6 +201,27 @@ def test_the_update_command_adds_new_messages_and_drops_old_ones(scratch: Path) 
     assert catalogs.problems(scratch) == []
 
 
+def test_fill_copies_translations_of_other_po_files_into_empty_entries(scratch: Path) -> None:
+    edit(scratch / "bot/handlers.py", '_("Started a new conversation.")',
+         'ngettext("Started {n} conversation.", "Started {n} conversations.", 2)')
+    edit(scratch / "bot/handlers.py", '_("Nothing is being written right now.")',
+         '_("Nothing is written now.")')
+    catalogs.update(scratch)
+    donor = scratch / "ru-branch.po"
+    donor.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Started {n} conversation."\nmsgid_plural "Started {n} conversations."\n'
+        'msgstr[0] "Начат {n} разговор."\nmsgstr[1] "Начато {n} разговора."\n'
+        'msgstr[2] "Начато {n} разговоров."\n\n'
+        'msgid "Model switched to {model}."\nmsgstr "Другой перевод {model}."\n'
+    )
+    assert catalogs.fill("ru", [donor], scratch) == 1
+    assert catalogs.problems(scratch) == ["ru: 'Nothing is written now.' has an empty translation"]
+    text = (scratch / RU_CATALOG).read_text()
+    assert 'msgstr[2] "Начато {n} разговоров."' in text
+    assert 'msgstr "Модель переключена на {model}."' in text  # a translated entry is kept
+
+
 def test_init_starts_a_language_with_its_plural_rule(scratch: Path) -> None:
     path = catalogs.init("uk", scratch)
     text = path.read_text()
