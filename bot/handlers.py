@@ -200,6 +200,7 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await message.reply_text(_(FORGET_NOT_ADMIN))
         return
     deleted = await deps.service.control.forget(message.chat.id, before=message.message_id)
+    language.forgotten(context, message.chat.id)  # its choice was deleted with the rest
     await message.reply_text(ngettext(
         "Deleted everything stored for this chat ({n} message).",
         "Deleted everything stored for this chat ({n} messages).",

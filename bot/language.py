@@ -35,6 +35,7 @@ __all__ = [
     "CALLBACK_PREFIX",
     "ChatLanguages",
     "chosen_language",
+    "forgotten",
     "language_button",
     "language_command",
     "language_keyboard",
@@ -82,6 +83,10 @@ class ChatLanguages:
             return None
         self._choices[chat_id] = choice
         return choice
+
+    def forget(self, chat_id: int) -> None:
+        """The chat has no choice any more (its data was deleted)."""
+        self._choices[chat_id] = None
 
     async def choose(self, chat_id: int, chat_type: str, language: str | None) -> None:
         """Store the chat's choice (None: no choice). Raises the store's errors."""
@@ -191,6 +196,11 @@ async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     current_language.set(current)
     await query.answer(_("Language: {language}", language=language_name(current)))
     await query.edit_message_text(_(CHOOSE), reply_markup=language_keyboard(current, language))
+
+
+def forgotten(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    """The chat's stored data was deleted (``/forget``): its choice is gone, from now on."""
+    _languages(context).forget(chat_id)
 
 
 def register(application: Application) -> None:

@@ -131,6 +131,7 @@ async def models_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         elif health.ok:
             state = _("answered last time")
         else:
-            state = _("failed last time: {error}", error=health.error)
+            error = health.failure.translated(_) if health.failure else health.error
+            state = _("failed last time: {error}", error=error)
         lines.append(f"{provider} ({state})\n  " + ", ".join(models))
     await message_of(update).reply_text("\n".join(lines))

@@ -210,3 +210,22 @@ async def test_the_restart_notice_is_in_the_chats_chosen_language(
         "получить его снова.")
     await bot.wait_for_text(
         CHAT + 1, "⚠️ My previous reply was interrupted by a restart. Send /retry to get it again.")
+
+
+async def test_forget_deletes_the_chats_language_choice(bot: RunningBot) -> None:
+    bot.telegram.send_message(CHAT, "/language ru", language_code="en")
+    await bot.wait_for_text(CHAT, "Теперь я пишу здесь на языке: Русский.")
+    bot.telegram.send_message(CHAT, "/forget", language_code="en")
+    await bot.wait_for_text(CHAT, "Удалено всё, что было сохранено для этого чата (0 сообщений).")
+    bot.telegram.send_message(CHAT, "/new", language_code="en")  # the user's language again
+    await bot.wait_for_text(CHAT, "Started a new conversation.")
+
+
+async def test_models_lists_a_providers_failure_in_the_users_language(bot: RunningBot) -> None:
+    bot.providers.push("openai", crash())
+    bot.telegram.send_message(CHAT, "hello", language_code="ru")
+    await bot.wait_for_containing(CHAT, "не ответила")
+    bot.telegram.send_message(CHAT, "/models", language_code="ru")
+    listing = await bot.wait_for_containing(CHAT, "OpenAI (")
+    assert "OpenAI (в прошлый раз не ответил: провайдер не работает (HTTP 500))" in (listing.text or "")
+    assert "(ещё не использовался)" in (listing.text or "")
