@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
 from bot.access import RefusalLimiter
@@ -15,7 +15,16 @@ from bot.settings import Settings
 from bot.sink import TelegramSink
 from bot.streamer import ReplyStreamer
 
-__all__ = ["Deps", "allowed", "deps_of", "message_of", "sink_of", "target_of", "user_id_of"]
+__all__ = [
+    "Deps",
+    "allowed",
+    "allowed_query",
+    "deps_of",
+    "message_of",
+    "sink_of",
+    "target_of",
+    "user_id_of",
+]
 
 
 @dataclass
@@ -79,3 +88,13 @@ async def allowed(update: Update, deps: Deps) -> bool:
             text = _("Sorry, this bot is private (your user id is {user_id}).", user_id=user_id)
         await message.reply_text(text)
     return False
+
+
+async def allowed_query(update: Update, deps: Deps) -> CallbackQuery | None:
+    """The update's button tap when its sender may use the bot; a sender who may not is told so
+    (an alert) and None is returned, as for an update without a tap."""
+    query = update.callback_query
+    if query is None or deps.settings.is_allowed(query.from_user.id):
+        return query
+    await query.answer(_("Sorry, this bot is private."), show_alert=True)
+    return None

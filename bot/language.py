@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from bot.access import is_moderator
-from bot.deps import allowed, deps_of, message_of
+from bot.deps import allowed, allowed_query, deps_of, message_of
 from bot.i18n import N_, _, available_languages, current_language, language_name, supported
 from bot.storage import Store
 
@@ -176,12 +176,9 @@ async def _may_choose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
 
 async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A tap on a language button: store the chat's choice, answer in the new language."""
-    query = update.callback_query
-    if query is None:  # registered for callback queries only
-        return
     deps = deps_of(context)
-    if not deps.settings.is_allowed(query.from_user.id):
-        await query.answer(_("Sorry, this bot is private."), show_alert=True)
+    query = await allowed_query(update, deps)
+    if query is None:  # not allowed, or not a tap (registered for callback queries only)
         return
     message = query.message
     wanted = (query.data or "").removeprefix(CALLBACK_PREFIX)

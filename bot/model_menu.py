@@ -13,7 +13,7 @@ import hashlib
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from bot.deps import allowed, deps_of, message_of, target_of
+from bot.deps import allowed, allowed_query, deps_of, message_of, target_of
 from bot.formatting import shorten
 from bot.i18n import _
 from bot.service import ChatService
@@ -94,12 +94,9 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    if query is None:  # registered for callback queries only
-        return
     deps = deps_of(context)
-    if not deps.settings.is_allowed(query.from_user.id):
-        await query.answer(_("Sorry, this bot is private."), show_alert=True)
+    query = await allowed_query(update, deps)
+    if query is None:  # not allowed, or not a tap (registered for callback queries only)
         return
     registry = deps.service.registry
     message = query.message
