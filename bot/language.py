@@ -3,9 +3,10 @@
 The language of an update is, in order: the chat's choice (``/language``, stored in the chat's
 settings JSON under ``"language"``), else the sender's Telegram ``language_code`` (its primary
 subtag: ``pt-br`` is ``pt``) when the bot speaks it, else ``DEFAULT_LANGUAGE``.
-:func:`register` adds a handler of group -1 that sets :data:`bot.i18n.current_language` for
-every update before any other handler runs (the reply's streaming, button taps and the commands
-answered at once all run in the update's task or in tasks it starts, which inherit it).
+:func:`register` adds a handler of its own group (:data:`GROUP`) that sets
+:data:`bot.i18n.current_language` for every update before any other handler runs (the reply's
+streaming, button taps and the commands answered at once all run in the update's task or in
+tasks it starts, which inherit it).
 
 The chats' choices are read from the database once and kept in memory for
 :data:`CHOICE_TTL` seconds (a choice made through another worker shows after at most that
@@ -51,6 +52,9 @@ SETTING = "language"
 CALLBACK_PREFIX = "lang:"
 #: The button that removes the chat's choice (each sender's Telegram language counts again).
 AUTOMATIC = "auto"
+#: The handler group that sets the update's language: before every other group (only the first
+#: matching handler of a group runs, so it has a group of its own; bot.chat_migration's is -1).
+GROUP = -2
 #: Seconds a chat's choice is kept in memory after it was read.
 CHOICE_TTL = 60.0
 #: Chats whose choice is kept in memory at most.
@@ -107,7 +111,7 @@ def _languages(context: ContextTypes.DEFAULT_TYPE) -> ChatLanguages:
 
 
 async def set_update_language(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Group -1: set :data:`current_language` for the rest of the update's handling."""
+    """Set :data:`current_language` for the rest of the update's handling (:data:`GROUP`)."""
     if not isinstance(update, Update):
         return
     chat, user = update.effective_chat, update.effective_user
@@ -201,10 +205,11 @@ def forgotten(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
 
 
 def register(application: Application) -> None:
-    """Add the language handler of group -1, ``/language`` and its buttons (before any other
-    button handler); ``application.bot_data["deps"]`` must hold the :class:`~bot.deps.Deps`."""
+    """Add the language handler (group :data:`GROUP`), ``/language`` and its buttons (before
+    any other button handler); ``application.bot_data["deps"]`` must hold the
+    :class:`~bot.deps.Deps`."""
     application.bot_data["languages"] = ChatLanguages(application.bot_data["deps"].service.store)
-    application.add_handler(TypeHandler(Update, set_update_language), group=-1)
+    application.add_handler(TypeHandler(Update, set_update_language), group=GROUP)
     application.add_handler(CommandHandler("language", language_command))
     application.add_handler(
         CallbackQueryHandler(language_button, pattern=f"^{CALLBACK_PREFIX}")
