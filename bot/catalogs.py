@@ -66,9 +66,9 @@ def update(root: Path = ROOT) -> None:
 def init(language: str, root: Path = ROOT) -> Path:
     """Create ``language``'s catalog from the template (its plural rule from CLDR); returns
     its path. Raises FileExistsError when it exists."""
-    path = _catalogs(root).get(language) or root / LOCALES_DIR / language / "LC_MESSAGES"
-    if path.suffix == ".po":
-        raise FileExistsError(path)
+    existing = _catalogs(root)
+    if language in existing:
+        raise FileExistsError(existing[language])
     _babel(root, "init", "-i", TEMPLATE, "-d", LOCALES_DIR, "-D", DOMAIN,
            "-l", language, "-w", "100")
     return _catalogs(root)[language]

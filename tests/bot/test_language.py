@@ -170,7 +170,7 @@ async def test_language_with_an_argument_and_a_language_it_does_not_speak(bot: R
     bot.telegram.send_message(CHAT, "/language de")
     await bot.wait_for_text(CHAT, "I don't speak “de”. I speak: en, ru.")
     bot.telegram.send_message(CHAT, "/language ru")
-    await bot.wait_for_text(CHAT, "Теперь я пишу здесь на языке: Русский.")
+    await bot.wait_for_text(CHAT, "Теперь в этом чате я пишу на языке: Русский.")
     bot.telegram.send_message(CHAT, "/stop")  # answered at once, outside the chat's queue
     await bot.wait_for_text(CHAT, "Сейчас ничего не пишется.")
 
@@ -214,7 +214,7 @@ async def test_the_restart_notice_is_in_the_chats_chosen_language(
 
 async def test_forget_deletes_the_chats_language_choice(bot: RunningBot) -> None:
     bot.telegram.send_message(CHAT, "/language ru", language_code="en")
-    await bot.wait_for_text(CHAT, "Теперь я пишу здесь на языке: Русский.")
+    await bot.wait_for_text(CHAT, "Теперь в этом чате я пишу на языке: Русский.")
     bot.telegram.send_message(CHAT, "/forget", language_code="en")
     await bot.wait_for_text(CHAT, "Удалено всё, что было сохранено для этого чата (0 сообщений).")
     bot.telegram.send_message(CHAT, "/new", language_code="en")  # the user's language again
