@@ -23,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import persona_menu, usage
 from bot.access import is_moderator
 from bot.deps import Deps, allowed, deps_of, message_of, sink_of, target_of, user_id_of
 from bot.inputs import FileFetcher
@@ -40,6 +41,9 @@ COMMANDS = [
     BotCommand("stop", "Stop the reply being generated"),
     BotCommand("forget", "Delete everything stored for this chat"),
     BotCommand("voice", "Spoken replies on or off"),
+    BotCommand("system", "Show or set this chat's system prompt"),
+    BotCommand("persona", "Pick a persona"),
+    BotCommand("usage", "Tokens used today and this month"),
 ]
 
 HELP = (
@@ -53,7 +57,10 @@ HELP = (
     "/retry — answer your last message again\n"
     "/stop — stop the reply being written, and the messages waiting for one\n"
     "/forget — delete everything stored for this chat\n"
-    "/voice — spoken replies on or off"
+    "/voice — spoken replies on or off\n"
+    "/system — show or set this chat's system prompt (/system reset: the default)\n"
+    "/persona — pick a persona\n"
+    "/usage — tokens used today and this month"
 )
 NOT_TEXT = (
     "I can't use this kind of message. I take text, voice messages, audio files, video notes, "
@@ -225,6 +232,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("retry", retry_command))
     application.add_handler(CommandHandler("stop", stop_command))
     application.add_handler(CommandHandler("forget", forget_command))
+    persona_menu.register(application)  # /system, /persona, their buttons (before the model's)
+    usage.register(application)
     application.add_handler(CallbackQueryHandler(model_button))
     register_media(application)  # files and /voice (bot/media_handlers.py), before text
     text = filters.TEXT & ~filters.COMMAND

@@ -16,6 +16,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.budget import Budget
 from bot.control import ChatControl
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
@@ -25,6 +26,7 @@ from bot.racing import race
 from bot.settings import Settings
 from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
+from bot.storage.usage import UsageStore
 from bot.stored_reply import NOT_KEPT, StoredReply
 from bot.turns import Dropped, RunningTurns
 from providers import (
@@ -33,6 +35,7 @@ from providers import (
     ProviderError,
     Route,
     UnknownModelError,
+    Usage,
 )
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,8 @@ class ChatService:
         self.settings = settings
         self.turns = RunningTurns()  # /stop and shutdown end them
         self.control = ChatControl(store, self.turns)
+        self.usage = UsageStore(store.engine)  # /usage figures (bot/usage.py)
+        self.budget = Budget(settings, self.usage)  # checked before a provider is asked
 
     # -- models ------------------------------------------------------------------------------
 
@@ -220,6 +225,8 @@ class ChatService:
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
             return await self._dropped(target, text, telegram_message_id, dropped)
+        if (refused := await self._over_budget(user_id, sink)) is not None:
+            return refused
         converters = Converters(
             self.settings.document_max_chars,
             self.settings.transcription_endpoint,
@@ -274,6 +281,8 @@ class ChatService:
         last = await self.store.last_user_message(target.chat_id, target.thread_id)
         if last is None:
             return None
+        if (refused := await self._over_budget(user_id, sink)) is not None:
+            return refused  # before the reply it would replace is deleted
         await self.store.delete_last_reply(target.chat_id, target.thread_id)
         return await self._answer(target, sink, None, telegram_message_id, files, user_id)
 
@@ -307,6 +316,9 @@ class ChatService:
         files: FileFetcher | None = None,
         user_id: int | None = None,
     ) -> TurnResult:
+        if (refused := await self._over_budget(user_id, sink)) is not None:
+            return refused
+
         async def read_context() -> tuple[ChatRecord | None, list[dict[str, Any]]]:
             return await self.store.turn_context(
                 target.chat_id,
@@ -358,6 +370,7 @@ class ChatService:
             model,
             partial_save_interval=self.partial_save_interval,
             retry_timeout=retry_timeout,
+            user_id=user_id,
         )
         try:
             with self.turns.running(
@@ -389,6 +402,14 @@ class ChatService:
             await speak(result.text, sink, self.settings)
         return result
 
+    async def _over_budget(self, user_id: int | None, sink: ReplySink) -> TurnResult | None:
+        """A user over a token budget (bot/budget.py) is told so; nothing is stored."""
+        refusal = await self.budget.refusal(user_id)
+        if refusal is None:
+            return None
+        await sink.notice(refusal)
+        return TurnResult(ReplyStatus.FAILED, "", "", None, [], refusal)
+
     async def _refuse(self, stored: MessageRecord, sink: ReplySink, model: str) -> TurnResult:
         """Shutting down: the turn's reply (``stored``, empty) is recorded as interrupted and the
         chat told."""
@@ -419,6 +440,8 @@ class ChatService:
                 async for route, chunk in stream:
                     if not served:
                         served.append(route)
+                    if isinstance(chunk, Usage):
+                        reply.usage = chunk
                     if isinstance(chunk, str) and chunk:
                         if len(chunk) > room:  # the rest is not read: the provider is closed
                             capped = True

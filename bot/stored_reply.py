@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.storage import MessageRecord, Store, retrying
+from bot.storage.records import UsageEntry
+from providers import Usage
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,9 @@ class StoredReply:
 
     ``record()`` records the turn and returns the reply's row (``Store.record_turn``); it is
     started at once, in a task. ``partial_save_interval``: seconds between saves of the
-    streaming text. ``retry_timeout``: seconds a write that can wait is retried.
+    streaming text. ``retry_timeout``: seconds a write that can wait is retried. ``user_id``:
+    who asked; the first final save records the reply's :attr:`usage` for them (the tokens the
+    provider reported in a ``Usage`` chunk, or unknown), in the same write.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class StoredReply:
         *,
         partial_save_interval: float,
         retry_timeout: float,
+        user_id: int | None = None,
     ) -> None:
         self.store, self.model = store, model
         self.partial_save_interval, self.retry_timeout = partial_save_interval, retry_timeout
@@ -50,6 +55,9 @@ class StoredReply:
         )
         self.chunks: list[str] = []  # the text the model sent so far
         self.kept = True  # False once a record or the final state could not be saved
+        self.user_id = user_id
+        self.usage: Usage | None = None  # what the provider reported, if it did
+        self._counted = False  # the usage is recorded with the first final save
         self._saved_at = asyncio.get_running_loop().time()
 
     @property
@@ -72,8 +80,19 @@ class StoredReply:
         if stored is None:
             return
 
+        usage = None
+        if not self._counted:
+            self._counted = True
+            usage = UsageEntry(stored.chat_id, self.user_id)  # nothing reported: unknown
+            if self.usage is not None:
+                reported = self.usage
+                usage = UsageEntry(
+                    stored.chat_id, self.user_id,
+                    reported.prompt_tokens, reported.completion_tokens, reported.cost,
+                )
+
         async def save() -> None:
-            await self.store.update_reply(stored.id, model=self.model, **fields)
+            await self.store.update_reply(stored.id, model=self.model, usage=usage, **fields)
 
         try:
             await retrying(save, within=self.retry_timeout, what="saving a reply")
