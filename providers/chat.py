@@ -32,7 +32,7 @@ from providers.base import Reasoning, Usage
 from providers.errors import ResponseStatusError
 from providers.http import post
 from providers.limits import Limits
-from providers.reasoning import ThinkSplitter, reasoning_of, split_think
+from providers.reasoning import ThinkSplitter, reasoning_of
 from providers.sse import MAX_LINE_BYTES, end_of_stream, first_choice, iter_sse, parse_json
 
 Chunk = str | Reasoning | Usage
@@ -54,13 +54,14 @@ def usage_of(obj: Any) -> Usage | None:
     usage = obj.get("usage") if isinstance(obj, dict) else None
     if not isinstance(usage, dict):
         return None
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-               for n in (prompt, completion)):
+    prompt, completion, cost = (usage.get(name)
+                                for name in ("prompt_tokens", "completion_tokens", "cost"))
+    if not (isinstance(prompt, int) and isinstance(completion, int)) or min(
+            prompt, completion) < 0 or isinstance(prompt, bool) or isinstance(completion, bool):
         return None
-    cost = usage.get("cost")
-    valid_cost = isinstance(cost, int | float) and not isinstance(cost, bool)
-    return Usage(prompt, completion, float(cost) if valid_cost else None)
+    if not isinstance(cost, int | float) or isinstance(cost, bool):
+        cost = None
+    return Usage(prompt, completion, None if cost is None else float(cost))
 
 
 def _part_chunks(part: Any, splitter: ThinkSplitter) -> list[Chunk]:

@@ -110,8 +110,3 @@ class ThinkSplitter:
             return []
         return [Reasoning(held)] if self._state == "think" else [held]
 
-
-def split_think(content: str) -> list[str | Reasoning]:
-    """A whole ``content`` (a non-streamed reply) as answer text and reasoning, in order."""
-    splitter = ThinkSplitter()
-    return [*splitter.feed(content), *splitter.flush()]

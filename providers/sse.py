@@ -249,5 +249,6 @@ def end_of_stream(finished: bool) -> None:
 
 __all__ = [
     "LineSplitter", "SSEDecoder", "TextDecoder", "chat_delta_text",
-    "chat_message_text", "end_of_stream", "first_choice", "iter_chat_deltas", "iter_lines", "iter_sse", "iter_text", "parse_json",
+    "chat_message_text", "end_of_stream", "first_choice", "iter_chat_deltas", "iter_lines",
+    "iter_sse", "iter_text", "parse_json",
 ]
