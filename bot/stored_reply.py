@@ -49,6 +49,7 @@ class StoredReply:
             retrying(record, within=retry_timeout, what="recording a turn")
         )
         self.chunks: list[str] = []  # the text the model sent so far
+        self.thoughts: list[str] = []  # its reasoning so far: stored apart, never history
         self.kept = True  # False once a record or the final state could not be saved
         self._saved_at = asyncio.get_running_loop().time()
 
@@ -56,6 +57,11 @@ class StoredReply:
     def received(self) -> str:
         """The text the model sent so far (stripped, as Telegram shows it)."""
         return "".join(self.chunks).strip()
+
+    @property
+    def reasoning(self) -> str:
+        """The model's reasoning so far (stripped; ``""``: none)."""
+        return "".join(self.thoughts).strip()
 
     async def stored(self) -> MessageRecord | None:
         """The reply's row once recorded; ``None`` (and ``kept`` False) if it could not be."""
@@ -67,10 +73,13 @@ class StoredReply:
             return None
 
     async def update(self, **fields: Any) -> None:
-        """Save the reply's final fields (the model is set too), retried; never raises."""
+        """Save the reply's final fields (the model and the reasoning so far are set too),
+        retried; never raises."""
         stored = await self.stored()
         if stored is None:
             return
+        if reasoning := self.reasoning:
+            fields.setdefault("reasoning", reasoning)
 
         async def save() -> None:
             await self.store.update_reply(stored.id, model=self.model, **fields)

@@ -46,6 +46,7 @@ from bot.formatting import (
     MESSAGE_LIMIT,
     shorten,
 )
+from providers import Reasoning
 
 __all__ = ["ReplyStreamer", "StreamedReply"]
 
@@ -113,15 +114,21 @@ seconds between typing actions. ``final_timeout``: seconds
     async def stream(
         self,
         chat_id: int,
-        chunks: AsyncIterable[str],
+        chunks: AsyncIterable[str | Reasoning],
         *,
         message_thread_id: int | None = None,
         reply_to_message_id: int | None = None,
         on_write: OnWrite | None = None,
         stop: asyncio.Event | None = None,
+        show_reasoning: bool = False,
     ) -> StreamedReply:
         """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it
         landed.
+
+        :class:`~providers.Reasoning` chunks are not the reply's text: while only they have
+        come, the reply shows a "Thinking…" line with the seconds so far (edited at the usual
+        pace); with ``show_reasoning`` the final first message has the reasoning above the
+        answer in an expandable blockquote (:mod:`bot.thinking`).
 
         When ``stop`` is set (``/stop``), reading ``chunks`` ends at once (the source is closed,
         even while it waits for its next chunk) and the text so far is the reply.
@@ -134,7 +141,8 @@ seconds between typing actions. ``final_timeout``: seconds
         ``TelegramError`` no retry can fix (e.g. ``Forbidden``: the bot was blocked) stops the
         source and is raised.
         """
-        run = Draft(self, chat_id, message_thread_id, reply_to_message_id, on_write)
+        run = Draft(self, chat_id, message_thread_id, reply_to_message_id, on_write,
+                    show_reasoning=show_reasoning)
         reader = asyncio.ensure_future(run.read(chunks))
         typing = asyncio.ensure_future(run.keep_typing())
         stopper = None if stop is None else asyncio.ensure_future(stop.wait())

@@ -278,9 +278,11 @@ class Store:
         image_file_id: str | None = None,
         image_url: str | None = None,
         error: str | None = None,
+        reasoning: str | None = None,
     ) -> None:
         """Change the given (not ``None``) fields of a message; ``content`` replaces the whole
-        text (partial text while streaming, then the final text). Raises ``LookupError`` if no
+        text (partial text while streaming, then the final text), ``reasoning`` the model's
+        reasoning (kept apart: never part of :meth:`context`). Raises ``LookupError`` if no
         message has ``message_id`` (e.g. its chat was deleted)."""
         given = {
             "content": content,
@@ -291,6 +293,7 @@ class Store:
             "image_file_id": image_file_id,
             "image_url": image_url,
             "error": error,
+            "reasoning": reasoning,
         }
         values = {key: value for key, value in given.items() if value is not None}
         async with self._write() as session:
