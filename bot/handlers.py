@@ -25,6 +25,7 @@ from telegram.ext import (
 
 from bot.access import is_moderator
 from bot.deps import Deps, allowed, deps_of, message_of, sink_of, target_of, user_id_of
+from bot.i18n import N_, _
 from bot.inputs import FileFetcher
 from bot.model_menu import model_button, model_command, models_command
 
@@ -40,6 +41,7 @@ COMMANDS = [
     BotCommand("stop", "Stop the reply being generated"),
     BotCommand("forget", "Delete everything stored for this chat"),
     BotCommand("voice", "Spoken replies on or off"),
+    BotCommand("reasoning", N_("Show the model's reasoning or not")),
 ]
 
 HELP = (
@@ -53,7 +55,8 @@ HELP = (
     "/retry — answer your last message again\n"
     "/stop — stop the reply being written, and the messages waiting for one\n"
     "/forget — delete everything stored for this chat\n"
-    "/voice — spoken replies on or off"
+    "/voice — spoken replies on or off\n"
+    + N_("/reasoning — show a reasoning model's thinking above its answers, or not")
 )
 NOT_TEXT = (
     "I can't use this kind of message. I take text, voice messages, audio files, video notes, "
@@ -196,6 +199,31 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await message.reply_text(f"Deleted everything stored for this chat ({deleted} messages).")
 
 
+SWITCH = {"": None, "on": True, "off": False}
+"""A toggle command's argument: nothing switches, ``on``/``off`` set."""
+
+
+async def reasoning_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``/reasoning``: the model's reasoning shown above its answers in this chat, or not
+    (``/reasoning on``, ``/reasoning off``; nothing: switch)."""
+    deps = deps_of(context)
+    if not await allowed(update, deps):
+        return
+    message = message_of(update)
+    argument = " ".join(context.args or []).strip().lower()
+    if argument not in SWITCH:
+        await message.reply_text(_(
+            "Send /reasoning on or /reasoning off (or /reasoning alone to switch)."))
+        return
+    on = await deps.service.set_reasoning(target_of(message), SWITCH[argument])
+    await message.reply_text(
+        _("Reasoning is shown: above each answer of a reasoning model, collapsed (tap to open). "
+          "/reasoning off hides it.")
+        if on
+        else _("Reasoning is hidden: you see only the answers. /reasoning on shows it.")
+    )
+
+
 # ---- files (issue 11): the handlers live in bot/media_handlers.py ----------------------------
 
 # The names bot.media_handlers imports from here.
@@ -225,6 +253,7 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("retry", retry_command))
     application.add_handler(CommandHandler("stop", stop_command))
     application.add_handler(CommandHandler("forget", forget_command))
+    application.add_handler(CommandHandler("reasoning", reasoning_command))
     application.add_handler(CallbackQueryHandler(model_button))
     register_media(application)  # files and /voice (bot/media_handlers.py), before text
     text = filters.TEXT & ~filters.COMMAND
