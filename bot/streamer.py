@@ -18,6 +18,9 @@
   id later edits need. When even that answer is lost (a read timeout, a dropped connection),
   the message may be on screen with an id nobody can learn: no new message is sent until the
   source ends, then the final text is sent once more (shown at most twice, never lost).
+* Reasoning chunks (:class:`providers.Reasoning`) are not the reply's text: while only they
+  have come, the message shows a "Thinking…" line with the seconds so far; the reasoning goes
+  above the answer of the first message, collapsed, for chats that show it (:mod:`bot.thinking`).
 * Text is sent as :func:`bot.formatting.render` gives it (text + entities, no parse_mode). When
   it outgrows 4096 characters, the current message gets its complete part
   (:func:`bot.formatting.cut_markdown`) and a new message continues with the rest.

@@ -32,6 +32,15 @@ one ``chat.completion`` JSON object. An error status without ``body`` gets ``{"e
 {"message": text}}`` (Ylokh, OpenAI) or ``text`` (others). A wrong OpenAI key gets OpenAI's 401,
 which quotes part of the key.
 
+Reasoning models: ``Reply(text, reasoning=..., reasoning_field="reasoning_content")``
+(DeepSeek; ``"reasoning"``: OpenRouter) streams reasoning deltas (``content: null``) before the
+answer, or puts it in the ``chat.completion`` message; a ``<think>`` block is just part of
+``text``. Usage: a request with ``stream_options.include_usage`` gets the usage object
+(``Reply.usage``, default: words counted) where ``Reply.usage_at`` says (its own chunk before
+``[DONE]``, on the last chunk with ``usage.cost`` as OpenRouter, after ``[DONE]``, or never); a
+``chat.completion`` always carries it. ``fake.rejects_stream_options.add("openai")`` makes
+every request with ``stream_options`` get a 400 naming it (:data:`STREAM_OPTIONS_REJECTED`).
+
 Misbehaving servers: ``Reply(done=False)`` (a clean end without ``[DONE]``),
 ``Reply(close=True)`` (a clean TCP close in the middle of a chunked body), ``Reply(cut=True)``
 (a reset connection), ``stall_after``/``stall`` (silence mid-reply), ``endless`` (a line or body
