@@ -58,7 +58,7 @@ async def test_deepseek_reasoning_content_shown_above_the_answer(
     message = await final_reply(bot, f"{HEADING}\n{re.escape(THOUGHT)}\n{SHOWN_ANSWER}")
 
     assert first_texts(bot)[0].startswith("💭 Thinking… ")  # before the answer began
-    block = utf16_len(message.text.rsplit("\n", 1)[0])
+    block = utf16_len((message.text or "").rsplit("\n", 1)[0])
     assert message.entities == [
         {"type": "expandable_blockquote", "offset": 0, "length": block},
         {"type": "bold", "offset": block + 1 + 25, "length": 5},

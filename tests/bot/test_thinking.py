@@ -13,7 +13,7 @@ from bot.streamer import ReplyStreamer
 from bot.thinking import REASONING_ROOM
 from providers import Reasoning
 from tests.bot import test_streamer
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import FakeMessage, FakeTelegram
 
 # The reply streamer's fixtures: the fake Bot API (flood control 10x faster) and a streamer.
 fake_tg, ext_bot, streamer = test_streamer.fake_tg, test_streamer.ext_bot, test_streamer.streamer
@@ -45,6 +45,11 @@ def sent_texts(fake: FakeTelegram) -> list[str]:
             and c.status == 200]
 
 
+def text_of(message: FakeMessage) -> str:
+    assert message.text is not None
+    return message.text
+
+
 def quote_of(message_entities: Sequence[dict]) -> list[dict]:
     return [e for e in message_entities if e["type"] == "expandable_blockquote"]
 
@@ -69,7 +74,7 @@ async def test_the_reasoning_above_the_answer_when_shown(
 
     assert reply.text == ANSWER  # the reasoning is not the reply's text
     (message,) = fake_tg.bot_messages(CHAT)
-    heading, thought, answer = message.text.split("\n")
+    heading, thought, answer = text_of(message).split("\n")
     assert HEADING.fullmatch(heading)
     assert (thought, answer) == (THOUGHT, "The capital of France is Paris.")
     block = utf16_len(f"{heading}\n{thought}")
@@ -83,7 +88,7 @@ async def test_reasoning_with_no_answer(fake_tg: FakeTelegram, streamer: ReplySt
     reply = await streamer.stream(CHAT, source(*words(THOUGHT)))
     assert reply.text == ""
     (message,) = fake_tg.bot_messages(CHAT)
-    assert re.fullmatch(r"💭 Thought for \d+ seconds?, without an answer\.", message.text)
+    assert re.fullmatch(r"💭 Thought for \d+ seconds?, without an answer\.", text_of(message))
     assert message.entities == []
 
 
@@ -91,7 +96,7 @@ async def test_reasoning_with_no_answer_shown(fake_tg: FakeTelegram,
                                               streamer: ReplyStreamer) -> None:
     await streamer.stream(CHAT, source(*words(THOUGHT)), show_reasoning=True)
     (message,) = fake_tg.bot_messages(CHAT)
-    heading, thought, line = message.text.split("\n")
+    heading, thought, line = text_of(message).split("\n")
     assert HEADING.fullmatch(heading) and thought == THOUGHT
     assert line == "No answer came after the reasoning."
     assert quote_of(message.entities) == [
@@ -111,8 +116,8 @@ async def test_long_reasoning_is_trimmed_from_the_start_and_the_answer_stays_who
     await streamer.stream(CHAT, source(Reasoning(thought), answer), show_reasoning=True)
 
     (message,) = fake_tg.bot_messages(CHAT)
-    assert utf16_len(message.text) <= 4096
-    heading, shown_thought, shown_answer = message.text.split("\n")
+    assert utf16_len(text_of(message)) <= 4096
+    heading, shown_thought, shown_answer = text_of(message).split("\n")
     assert HEADING.fullmatch(heading)
     assert shown_answer == answer.strip()  # whole, in the first message
     assert shown_thought.startswith("…step") and thought.endswith(shown_thought[1:])
@@ -132,9 +137,9 @@ async def test_a_long_answer_goes_on_in_more_messages_and_the_first_keeps_room(
                           show_reasoning=True)
 
     first, *rest = fake_tg.bot_messages(CHAT)
-    assert rest and all(utf16_len(m.text) <= 4096 for m in (first, *rest))
-    heading, shown_thought, first_part = first.text.split("\n", 2)
+    assert rest and all(utf16_len(text_of(m)) <= 4096 for m in (first, *rest))
+    heading, shown_thought, first_part = text_of(first).split("\n", 2)
     assert HEADING.fullmatch(heading) and shown_thought.startswith("…")
     assert utf16_len(shown_thought) >= REASONING_ROOM - 64 - 2  # the room it was kept
-    assert "\n\n".join([first_part, *(m.text for m in rest)]) == answer  # the answer, whole
+    assert "\n\n".join([first_part, *(text_of(m) for m in rest)]) == answer  # the answer, whole
     assert [quote_of(m.entities) for m in rest] == [[] for _ in rest]

@@ -8,6 +8,7 @@ import pytest
 
 from providers import OpenAI, ProviderConnectionError, Reasoning, ResponseStatusError, Usage
 from providers.base import Chunk
+from providers.chat import usage_of
 from providers.reasoning import ThinkSplitter
 from tests.fakes.providers import FakeProviders, Reply
 from tests.providers.helpers import collect
@@ -167,3 +168,19 @@ async def test_non_streamed_reasoning_and_usage(fake: FakeProviders) -> None:
     assert (await collect(OpenAI, "gpt-4o", stream=False))[:2] == [Reasoning(THOUGHT), ANSWER]
     assert "stream_options" not in fake.requests_for("openai")[-1].json
     assert await OpenAI.create_async("gpt-4o", [{"role": "user", "content": "Hi"}]) == "Hello!"
+
+
+@pytest.mark.parametrize(("chunk", "expected"), [
+    ({"usage": {"prompt_tokens": 5, "completion_tokens": 7}}, Usage(5, 7)),
+    ({"usage": {"prompt_tokens": 5, "completion_tokens": 7, "cost": 0}}, Usage(5, 7, 0.0)),
+    ({"usage": {"prompt_tokens": 5, "completion_tokens": 7, "cost": "0.1"}}, Usage(5, 7)),
+    ({"usage": None}, None),  # OpenAI: null on every chunk but the last
+    ({"usage": {"prompt_tokens": "5", "completion_tokens": 7}}, None),
+    ({"usage": {"prompt_tokens": True, "completion_tokens": 7}}, None),
+    ({"usage": {"prompt_tokens": -1, "completion_tokens": 7}}, None),
+    ({"usage": {"total_tokens": 12}}, None),
+    ({"usage": [5, 7]}, None),
+    ({}, None),
+])
+def test_a_usage_object_that_is_not_one_is_no_usage(chunk: dict, expected: Usage | None) -> None:
+    assert usage_of(chunk) == expected
