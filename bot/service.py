@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from bot.budget import Budget
 from bot.control import ChatControl
+from bot.i18n import _
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
@@ -33,6 +34,7 @@ from providers import (
     ImageResponse,
     ModelRegistry,
     ProviderError,
+    Reasoning,
     Route,
     UnknownModelError,
     Usage,
@@ -90,9 +92,15 @@ class ReplySink(Protocol):
     """Where replies go. The Telegram sink wraps the reply streamer; tests use their own."""
 
     async def stream(
-        self, chunks: AsyncIterable[str], on_write: WriteCallback, stop: asyncio.Event
+        self,
+        chunks: AsyncIterable[str | Reasoning],
+        on_write: WriteCallback,
+        stop: asyncio.Event,
+        *,
+        show_reasoning: bool = False,
     ) -> SinkReply:
-        """Show the chunks as one growing reply; when ``stop`` is set, end it where it is."""
+        """Show the chunks as one growing reply (answer text, and the model's reasoning: shown
+        to the chat only with ``show_reasoning``); when ``stop`` is set, end it where it is."""
         ...
 
     async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
@@ -381,7 +389,8 @@ class ChatService:
                 if routes[0].is_image:
                     result = await self._answer_image(routes, history, reply, sink, stop)
                 else:
-                    result = await self._answer_text(routes, history, reply, sink, stop)
+                    shown = self.shows_reasoning(chat)
+                    result = await self._answer_text(routes, history, reply, sink, stop, shown)
         except Exception as error:
             # The sink failed (e.g. the user blocked the bot): the reply ends as failed, with
             # the text the model sent so far.
@@ -428,12 +437,13 @@ class ChatService:
         reply: StoredReply,
         sink: ReplySink,
         stop: asyncio.Event,
+        show_reasoning: bool = False,
     ) -> TurnResult:
         served: list[Route] = []
         room = self.settings.max_reply_chars
         capped = False  # the reply reached max_reply_chars
 
-        async def text_chunks() -> AsyncIterator[str]:
+        async def text_chunks() -> AsyncIterator[str | Reasoning]:
             nonlocal room, capped
             stream = self.registry.stream_routes(routes, history)
             async with aclosing(stream):  # closing it closes the provider's stream
@@ -452,8 +462,13 @@ class ChatService:
                         room -= len(chunk)
                         reply.chunks.append(chunk)
                         yield chunk
+                    elif isinstance(chunk, Reasoning) and chunk.text:  # kept apart, not counted
+                        reply.thoughts.append(chunk.text)
+                        yield chunk
 
-        delivered = await sink.stream(text_chunks(), reply.on_write, stop)
+        delivered = await sink.stream(
+            text_chunks(), reply.on_write, stop, show_reasoning=show_reasoning
+        )
         provider = served[0].provider.__name__ if served else None
         model = reply.model
         if delivered.error is not None:
@@ -492,6 +507,11 @@ class ChatService:
                 f"✂️ The reply was cut here: it reached {limit:,} characters, the longest reply "
                 "this bot sends. Ask for the rest to read on."
             )
+        elif status is ReplyStatus.COMPLETE and not delivered.text and reply.reasoning:
+            await sink.notice(_(
+                "⚠️ {model} only reasoned and gave no answer. Send /retry to try again.",
+                model=model,
+            ))
         elif status is ReplyStatus.COMPLETE and not delivered.text:
             await sink.notice(f"⚠️ {model} sent an empty reply. Send /retry to try again.")
         return TurnResult(status, delivered.text, model, provider, delivered.message_ids, cut)
@@ -614,6 +634,21 @@ class ChatService:
         chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
         state = not chat.settings.get("voice") if on is None else on
         await self.store.update_settings(target.chat_id, voice=True if state else None)
+        return state
+
+    def shows_reasoning(self, chat: ChatRecord | None) -> bool:
+        """Whether the chat sees the model's reasoning above its answers: its ``/reasoning``
+        choice (``chats.settings["reasoning"]``), else SHOW_REASONING."""
+        chosen = None if chat is None else chat.settings.get("reasoning")
+        return self.settings.show_reasoning if chosen is None else bool(chosen)
+
+    async def set_reasoning(self, target: ChatTarget, on: bool | None = None) -> bool:
+        """Show the model's reasoning in the chat, or not (``None``: toggle); returns the new
+        state. Stored even when it equals SHOW_REASONING, so a later change of the default
+        does not overturn the chat's choice."""
+        chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
+        state = not self.shows_reasoning(chat) if on is None else on
+        await self.store.update_settings(target.chat_id, reasoning=state)
         return state
 
 

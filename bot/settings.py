@@ -95,6 +95,11 @@ class Settings(ProviderSettings):
     group_stream_edit_interval: float = Field(
         default=3.0, ge=0.05, le=120, description="Seconds between edits in groups."
     )
+    show_reasoning: bool = Field(
+        default=False,
+        description="Show a reasoning model's reasoning above its answers (collapsed), in chats "
+        "that did not choose with /reasoning.",
+    )
     max_reply_chars: int = Field(
         default=32_000,
         ge=100,

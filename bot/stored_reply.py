@@ -54,6 +54,7 @@ class StoredReply:
             retrying(record, within=retry_timeout, what="recording a turn")
         )
         self.chunks: list[str] = []  # the text the model sent so far
+        self.thoughts: list[str] = []  # its reasoning so far: stored apart, never history
         self.kept = True  # False once a record or the final state could not be saved
         self.user_id = user_id
         self.usage: Usage | None = None  # what the provider reported, if it did
@@ -65,6 +66,11 @@ class StoredReply:
         """The text the model sent so far (stripped, as Telegram shows it)."""
         return "".join(self.chunks).strip()
 
+    @property
+    def reasoning(self) -> str:
+        """The model's reasoning so far (stripped; ``""``: none)."""
+        return "".join(self.thoughts).strip()
+
     async def stored(self) -> MessageRecord | None:
         """The reply's row once recorded; ``None`` (and ``kept`` False) if it could not be."""
         try:
@@ -75,10 +81,13 @@ class StoredReply:
             return None
 
     async def update(self, **fields: Any) -> None:
-        """Save the reply's final fields (the model is set too), retried; never raises."""
+        """Save the reply's final fields (the model and the reasoning so far are set too),
+        retried; never raises."""
         stored = await self.stored()
         if stored is None:
             return
+        if reasoning := self.reasoning:
+            fields.setdefault("reasoning", reasoning)
 
         usage = None
         if not self._counted:

@@ -151,6 +151,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Files the user sent with the message (migration 0003): [{"kind", "file_id", ...}] or NULL.
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(NullableJson)
+    # A reply's reasoning, apart from its content and never sent as history (migration 0005).
+    reasoning: Mapped[str | None] = mapped_column(Text)
 
 
 class ReplyUsage(Base):

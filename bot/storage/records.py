@@ -93,7 +93,9 @@ class MessageRecord:
     spans several); ``image_file_id``/``image_url`` reference an image (Telegram ``file_id``,
     source URL); ``error`` is a short text of what failed (for ``FAILED`` replies);
     ``created_at`` is timezone-aware UTC; ``attachments`` lists the files the user sent with
-    the message (``{"kind": "photo"|"voice"|"document", "file_id": <Telegram file_id>, ...}``).
+    the message (``{"kind": "photo"|"voice"|"document", "file_id": <Telegram file_id>, ...}``);
+    ``reasoning`` is what a reasoning model thought before its answer (a reply's; ``None``:
+    none), kept apart from ``content`` and never part of the history sent to a model.
     """
 
     id: int
@@ -111,6 +113,7 @@ class MessageRecord:
     error: str | None
     created_at: datetime
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)

@@ -284,9 +284,11 @@ class Store:
         image_url: str | None = None,
         error: str | None = None,
         usage: UsageEntry | None = None,
+        reasoning: str | None = None,
     ) -> None:
         """Change the given (not ``None``) fields of a message; ``content`` replaces the whole
-        text (partial text while streaming, then the final text). ``usage`` (a reply's final
+        text (partial text while streaming, then the final text), ``reasoning`` the model's
+        reasoning (kept apart: never part of :meth:`context`). ``usage`` (a reply's final
         state) is recorded in the same unit of work, and kept even when the message is gone.
         Raises ``LookupError`` if no message has ``message_id`` (e.g. its chat was deleted)."""
         given = {
@@ -298,6 +300,7 @@ class Store:
             "image_file_id": image_file_id,
             "image_url": image_url,
             "error": error,
+            "reasoning": reasoning,
         }
         values = {key: value for key, value in given.items() if value is not None}
         async with self._write() as session:

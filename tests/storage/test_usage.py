@@ -31,17 +31,17 @@ async def _tables(url: str) -> set[str]:
 @backends
 async def test_0006_adds_usage_and_keeps_older_messages(empty_database_url: str) -> None:
     await upgrade_to_head(empty_database_url)
-    await downgrade(empty_database_url, "0003")
+    await downgrade(empty_database_url, "0005")
     assert "usage" not in await _tables(empty_database_url)
     store = await Store.open(empty_database_url, migrate=False)
-    try:  # a turn written by the 0003 schema
+    try:  # a turn written by the 0005 schema
         reply = await store.record_turn(7, user_message="old words", model="m")
     finally:
         await store.close()
 
     await upgrade_to_head(empty_database_url)
 
-    assert await current_revision(empty_database_url) == head_revision() == "0006"
+    assert await current_revision(empty_database_url) == head_revision()
     store = await Store.open(empty_database_url, migrate=False)
     try:
         assert [m.content for m in await store.history(7)] == ["old words", ""]
@@ -54,7 +54,7 @@ async def test_0006_adds_usage_and_keeps_older_messages(empty_database_url: str)
     finally:
         await store.close()
 
-    await downgrade(empty_database_url, "0003")
+    await downgrade(empty_database_url, "0005")
     assert "usage" not in await _tables(empty_database_url)
     assert "messages" in await _tables(empty_database_url)
 
