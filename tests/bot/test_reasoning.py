@@ -83,6 +83,17 @@ async def test_openrouter_reasoning_hidden_by_default(bot: RunningBot) -> None:
     assert (reply.content, reply.reasoning) == (ANSWER, THOUGHT)  # kept, even when not shown
     await next_request_carries_no_reasoning(bot, ANSWER)
 
+    # The usage the stream reported (with OpenRouter's cost) is what /usage adds up; the second
+    # turn's usage is the fake's word count, as OpenAI's servers report it when asked.
+    second = bot.providers.requests_for("openai")[-1].json
+    assert second["stream_options"] == {"include_usage": True}
+    bot.telegram.send_message(CHAT, "/usage")
+    report = await bot.wait_for_containing(CHAT, "Usage (days and months in UTC")
+    [today] = [line for line in report.text.splitlines() if line.startswith("  today:")][:1]
+    assert today.startswith("  today: 2 replies, ") and today.endswith(", cost 0.0003")
+    completion = 30 + len("Second answer.".split())  # the fake counts words for the 2nd turn
+    assert f" in, {completion} out), cost 0.0003" in today
+
 
 async def test_think_tags_split_across_chunks_with_reasoning_switched_on(
         bot: RunningBot) -> None:
