@@ -6,7 +6,8 @@ Two measurements, each the best of ``--repeat`` runs, the process pinned to one 
 
 1. parser only: pre-built byte chunks fed from memory through each shared parser
    (``providers.sse``): raw text (AiAsk/ChatAnywhere), lines (AI365VIP), SSE ``data:`` events
-   (AiChats) and OpenAI ``chat.completion.chunk`` deltas (Ylokh/OpenAI). One chunk = one event
+   (AiChats) and OpenAI ``chat.completion.chunk`` deltas (Ylokh; and as typed chunks, text,
+   reasoning and usage, ``providers.chat``: OpenAI). One chunk = one event
    or piece as a server would send it.
 2. end to end: ``Ylokh.create_async_generator`` over loopback HTTP against the fake server
    (``tests.fakes.providers``), which runs in the same process and on the same core, so the
@@ -27,6 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
+from providers.chat import iter_chat_chunks
 from providers.sse import iter_chat_deltas, iter_lines, iter_sse, iter_text
 
 
@@ -43,7 +45,8 @@ WORKLOADS: dict[str, tuple[Callable[[int], list[bytes]], Callable[..., AsyncIter
     "lines (AI365VIP)": (lambda n: [f"line {i} строка\n".encode() for i in range(n)], iter_lines),
     "SSE data events (AiChats)": (lambda n: [f"data: tok{i} \n\n".encode() for i in range(n)],
                                   iter_sse),
-    "OpenAI SSE deltas (Ylokh, OpenAI)": (openai_events, iter_chat_deltas),
+    "OpenAI SSE deltas (Ylokh)": (openai_events, iter_chat_deltas),
+    "OpenAI SSE chunks: text, reasoning, usage (OpenAI)": (openai_events, iter_chat_chunks),
 }
 
 

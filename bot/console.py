@@ -17,7 +17,7 @@ import providers.settings
 from bot.service import ChatService, ChatTarget, SinkReply, WriteCallback
 from bot.settings import Settings
 from bot.storage import Store
-from providers import ImageResponse, UnknownModelError, default_registry
+from providers import ImageResponse, Reasoning, UnknownModelError, default_registry
 
 CONSOLE_TOKEN = "0:console-needs-no-token"
 
@@ -29,13 +29,21 @@ class ConsoleSink:
         self.out = out
 
     async def stream(
-        self, chunks: AsyncIterable[str], on_write: WriteCallback, stop: asyncio.Event
+        self,
+        chunks: AsyncIterable[str | Reasoning],
+        on_write: WriteCallback,
+        stop: asyncio.Event,
+        *,
+        show_reasoning: bool = False,
     ) -> SinkReply:
+        """Print the answer as it streams (reasoning is not printed)."""
         text = ""
         try:
             async for chunk in chunks:
                 if stop.is_set():
                     break
+                if not isinstance(chunk, str):
+                    continue
                 text += chunk
                 self.out.write(chunk)
                 self.out.flush()

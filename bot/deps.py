@@ -10,6 +10,7 @@ from telegram.ext import ContextTypes
 
 from bot.access import RefusalLimiter
 from bot.i18n import _
+from bot.personas import Personas, load_personas
 from bot.service import ChatService, ChatTarget
 from bot.settings import Settings
 from bot.sink import TelegramSink
@@ -35,9 +36,13 @@ class Deps:
     streamer: ReplyStreamer
     settings: Settings
     refusals: RefusalLimiter = field(init=False)
+    personas: Personas = field(init=False)  # PERSONAS_FILE (checked when settings were read)
 
     def __post_init__(self) -> None:
         self.refusals = RefusalLimiter(self.settings.refusal_interval)
+        self.personas = load_personas(
+            self.settings.personas_file, self.settings.system_prompt_max_chars
+        )
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:

@@ -36,6 +36,8 @@ from bot.draft_text import DraftText
 from bot.flood import Priority, retry_after_seconds
 from bot.formatting import Cut, cut_markdown, cut_text, render, utf16_len
 from bot.racing import race
+from bot.thinking import Thinking
+from providers import Reasoning
 
 if TYPE_CHECKING:
     from bot.streamer import ReplyStreamer
@@ -81,7 +83,8 @@ class Draft:
     """One reply: the draft, what is shown, and the messages written."""
 
     def __init__(self, streamer: ReplyStreamer, chat_id: int, thread_id: int | None,
-                 reply_to: int | None, on_write: OnWrite | None, *, markdown: bool = True) -> None:
+                 reply_to: int | None, on_write: OnWrite | None, *, markdown: bool = True,
+                 show_reasoning: bool = False) -> None:
         self.s = streamer
         self.chat_id, self.thread_id, self.reply_to = chat_id, thread_id, reply_to
         self.on_write = on_write
@@ -103,6 +106,7 @@ class Draft:
         self.unsure = False  # a sendMessage of this reply may have been shown with an unknown id
         self.deadline: float | None = None
         self.stopped = False  # stop_reading() ended the source
+        self.thinking = Thinking(streamer.clock(), show_reasoning)  # the Reasoning chunks
 
     @property
     def text(self) -> str:
@@ -114,12 +118,27 @@ class Draft:
         """Characters received."""
         return self.draft.size
 
-    def feed(self, chunk: str) -> None:
-        if not isinstance(chunk, str):
-            raise TypeError(f"a text chunk must be str, not {type(chunk).__name__}")
-        if chunk:
-            self.draft.append(chunk)
-            self.changed.set()
+    def feed(self, chunk: str | Reasoning) -> None:
+        if isinstance(chunk, str):
+            if chunk:
+                self.draft.append(chunk)
+                self.changed.set()
+        elif isinstance(chunk, Reasoning):
+            if chunk.text:
+                self.thinking.add(chunk.text)
+                self.changed.set()
+        else:
+            raise TypeError(f"a chunk must be str or Reasoning, not {type(chunk).__name__}")
+
+    def thinks(self) -> bool:
+        """Only reasoning has come so far: the reply shows the Thinking line."""
+        return self.size == 0 and self.thinking.began
+
+    def pending(self) -> bool:
+        """Whether what the chat shows lags behind the draft (or the Thinking line's seconds)."""
+        if self.size > self.covered:
+            return True
+        return self.thinks() and self.status_write() is not None
 
     def stop_reading(self, reader: asyncio.Future[None]) -> None:
         """End the reply where it is (``/stop``): the reader's wait for a chunk is cancelled."""
@@ -127,7 +146,7 @@ class Draft:
             self.stopped = True
             reader.cancel()
 
-    async def read(self, chunks: AsyncIterable[str]) -> None:
+    async def read(self, chunks: AsyncIterable[str | Reasoning]) -> None:
         try:
             async for chunk in chunks:
                 self.feed(chunk)
@@ -162,7 +181,7 @@ class Draft:
         flood = self.s.flood
         while True:
             if self.done.is_set():
-                if self.size <= self.covered:
+                if not self.pending():
                     return True
                 if self.deadline is None:
                     self.deadline = self.s.clock() + self.s.final_timeout
@@ -170,7 +189,12 @@ class Draft:
                     _LOGGER.error("Gave up landing the reply in chat %s", self.chat_id)
                     return False
                 await flood.acquire(self.chat_id, Priority.FINAL)
-            elif self.size <= self.covered:
+            elif not self.pending():
+                if self.thinks():  # its seconds go on: look again at the next whole second
+                    now = self.s.clock()
+                    tick = self.thinking.started + self.thinking.seconds(now) + 1 - now
+                    await race(self.s.sleep(max(tick, 0.05)), self.done)
+                    continue
                 self.changed.clear()
                 await race(self.changed.wait(), self.done)
                 continue
@@ -197,6 +221,17 @@ class Draft:
         text, entities = render(markdown)
         return (text, entities) if self.entities_ok else (text, [])
 
+    def status_write(self) -> _Write | None:
+        """The Thinking line (the reasoning above it in a final write, when shown) if it is
+        not what the message shows already, else None."""
+        final = self.done.is_set()
+        text, entities = self.thinking.status(self.s.clock(), final), list[MessageEntity]()
+        if final and self.entities_ok:
+            text, entities = self.thinking.above(text, entities, self.limit, self.s.clock())
+        if _key(text, entities) == self.shown:
+            return None
+        return _Write(text, entities, 0, None)
+
     def compose(self) -> _Write | None:
         """The write that brings the current message up to date with the draft, or None.
 
@@ -205,21 +240,31 @@ class Draft:
         the window, the message is completed with its first part instead (a rollover: the cut
         measures a few renders' text, then the part is rendered once).
         """
+        if self.thinks():
+            return self.status_write()
         base, window = self.draft.base, self.draft.peek(self.window)
         more = base + len(window) < self.size
         markdown = self.prefix + window
         cutter = cut_markdown if self.markdown else cut_text
         end, cut = base + len(window), None
         text, entities = "", list[MessageEntity]()
+        limit, first = self.limit, base == 0 and self.thinking.began
+        if first:  # the first message keeps room for the reasoning block
+            if self.thinking.ended is None:
+                self.thinking.ended = self.s.clock()  # the answer began: thinking is over
+            limit = max(limit - self.thinking.reserve(), limit // 2)
         if more:  # the message cannot show all that is pending: complete it
-            cut = cutter(markdown, self.limit, whole=False)
+            cut = cutter(markdown, limit, whole=False)
         else:
             text, entities = self.rendered(markdown)
-            if utf16_len(text) > self.limit:
-                cut = cutter(markdown, self.limit)
+            if utf16_len(text) > limit:
+                cut = cutter(markdown, limit)
         if cut is not None:
             text, entities = self.rendered(cut.head)
             end = max(base + cut.consumed - len(self.prefix), base + 1)
+        if first and text and self.entities_ok and (cut is not None or self.done.is_set()):
+            # the first message is complete: the reasoning goes above its answer
+            text, entities = self.thinking.above(text, entities, self.limit, self.s.clock())
         if not text and cut is not None and self.current is None:
             self.roll(end, cut)  # a blank part: nothing to show, go on after it
             return None

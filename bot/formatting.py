@@ -28,8 +28,8 @@ from telegram import MessageEntity
 from bot.literal import literal
 
 __all__ = [
-    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "render", "render_text", "shorten",
-    "split_markdown", "split_text", "utf16_len",
+    "MESSAGE_LIMIT", "Cut", "cut_markdown", "cut_text", "moved", "render", "render_text",
+    "shorten", "split_markdown", "split_text", "tail", "utf16_len",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,11 +58,12 @@ def _trim(text: str, entities: list[MessageEntity]) -> tuple[str, list[MessageEn
         end = min(entity.offset + entity.length - shift, size)
         if end > start:
             same = (start, end - start) == (entity.offset, entity.length)
-            kept.append(entity if same else _moved(entity, start, end - start))
+            kept.append(entity if same else moved(entity, start, end - start))
     return stripped, kept
 
 
-def _moved(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
+def moved(entity: MessageEntity, offset: int, length: int) -> MessageEntity:
+    """A copy of ``entity`` at ``offset`` with ``length`` (UTF-16 code units)."""
     return MessageEntity(entity.type, offset, length, url=entity.url, language=entity.language,
                          custom_emoji_id=entity.custom_emoji_id)
 
@@ -321,3 +322,22 @@ def shorten(text: str, limit: int = 1024, ellipsis: str = "…") -> str:
     if space >= room // 2:
         head = head[:space]
     return head.rstrip() + ellipsis
+
+
+def tail(text: str, limit: int, ellipsis: str = "…") -> str:
+    """The end of ``text``, stripped, in at most ``limit`` characters (UTF-16 code units): all
+    of it when it fits, else ``ellipsis`` and the last words that fit (cut on a word boundary
+    when one is in the last half); ``""`` when ``limit`` leaves no room past the ellipsis."""
+    text = text.strip()
+    if utf16_len(text) <= limit:
+        return text
+    room = limit - utf16_len(ellipsis)
+    if room <= 0:
+        return ""
+    end = text[len(text) - room:]  # at most `room` code points: maybe more code units
+    while utf16_len(end) > room:
+        end = end[(utf16_len(end) - room + 1) // 2:]
+    space = end.find(" ")
+    if 0 <= space < len(end) // 2:
+        end = end[space + 1:]
+    return ellipsis + end.lstrip()

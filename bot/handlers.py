@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import language
+from bot import language, persona_menu, usage
 from bot.access import is_moderator
 from bot.deps import Deps, allowed, deps_of, message_of, sink_of, target_of, user_id_of
 from bot.i18n import N_, _, ngettext
@@ -43,6 +43,10 @@ COMMANDS = [
     BotCommand("stop", N_("Stop the reply being generated")),
     BotCommand("forget", N_("Delete everything stored for this chat")),
     BotCommand("voice", N_("Spoken replies on or off")),
+    BotCommand("system", N_("Show or set this chat's system prompt")),
+    BotCommand("persona", N_("Pick a persona")),
+    BotCommand("usage", N_("Tokens used today and this month")),
+    BotCommand("reasoning", N_("Show the model's reasoning or not")),
     BotCommand("language", N_("Choose the bot's language")),
 ]
 
@@ -58,6 +62,10 @@ HELP = N_(
     "/stop — stop the reply being written, and the messages waiting for one\n"
     "/forget — delete everything stored for this chat\n"
     "/voice — spoken replies on or off\n"
+    "/system — show or set this chat's system prompt (/system reset: the default)\n"
+    "/persona — pick a persona\n"
+    "/usage — tokens used today and this month\n"
+    "/reasoning — show a reasoning model's thinking above its answers, or not\n"
     "/language — choose the language I write in"
 )
 NOT_TEXT = N_(
@@ -208,6 +216,31 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     ))
 
 
+SWITCH = {"": None, "on": True, "off": False}
+"""A toggle command's argument: nothing switches, ``on``/``off`` set."""
+
+
+async def reasoning_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``/reasoning``: the model's reasoning shown above its answers in this chat, or not
+    (``/reasoning on``, ``/reasoning off``; nothing: switch)."""
+    deps = deps_of(context)
+    if not await allowed(update, deps):
+        return
+    message = message_of(update)
+    argument = " ".join(context.args or []).strip().lower()
+    if argument not in SWITCH:
+        await message.reply_text(_(
+            "Send /reasoning on or /reasoning off (or /reasoning alone to switch)."))
+        return
+    on = await deps.service.set_reasoning(target_of(message), SWITCH[argument])
+    await message.reply_text(
+        _("Reasoning is shown: above each answer of a reasoning model, collapsed (tap to open). "
+          "/reasoning off hides it.")
+        if on
+        else _("Reasoning is hidden: you see only the answers. /reasoning on shows it.")
+    )
+
+
 # ---- files (issue 11): the handlers live in bot/media_handlers.py ----------------------------
 
 # The names bot.media_handlers imports from here.
@@ -238,6 +271,9 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("retry", retry_command))
     application.add_handler(CommandHandler("stop", stop_command))
     application.add_handler(CommandHandler("forget", forget_command))
+    persona_menu.register(application)  # /system, /persona, their buttons (before the model's)
+    usage.register(application)
+    application.add_handler(CommandHandler("reasoning", reasoning_command))
     application.add_handler(CallbackQueryHandler(model_button))
     register_media(application)  # files and /voice (bot/media_handlers.py), before text
     text = filters.TEXT & ~filters.COMMAND

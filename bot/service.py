@@ -16,6 +16,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.budget import Budget
 from bot.control import ChatControl
 from bot.i18n import N_, _
 from bot.inputs import FileFetcher, InputError, Upload
@@ -26,14 +27,17 @@ from bot.racing import race
 from bot.settings import Settings
 from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
+from bot.storage.usage import UsageStore
 from bot.stored_reply import NOT_KEPT, StoredReply
 from bot.turns import Dropped, RunningTurns
 from providers import (
     ImageResponse,
     ModelRegistry,
     ProviderError,
+    Reasoning,
     Route,
     UnknownModelError,
+    Usage,
 )
 
 log = logging.getLogger(__name__)
@@ -98,9 +102,15 @@ class ReplySink(Protocol):
     """Where replies go. The Telegram sink wraps the reply streamer; tests use their own."""
 
     async def stream(
-        self, chunks: AsyncIterable[str], on_write: WriteCallback, stop: asyncio.Event
+        self,
+        chunks: AsyncIterable[str | Reasoning],
+        on_write: WriteCallback,
+        stop: asyncio.Event,
+        *,
+        show_reasoning: bool = False,
     ) -> SinkReply:
-        """Show the chunks as one growing reply; when ``stop`` is set, end it where it is."""
+        """Show the chunks as one growing reply (answer text, and the model's reasoning: shown
+        to the chat only with ``show_reasoning``); when ``stop`` is set, end it where it is."""
         ...
 
     async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
@@ -152,6 +162,8 @@ class ChatService:
         self.settings = settings
         self.turns = RunningTurns()  # /stop and shutdown end them
         self.control = ChatControl(store, self.turns)
+        self.usage = UsageStore(store.engine)  # /usage figures (bot/usage.py)
+        self.budget = Budget(settings, self.usage)  # checked before a provider is asked
 
     # -- models ------------------------------------------------------------------------------
 
@@ -231,6 +243,8 @@ class ChatService:
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
             return await self._dropped(target, text, telegram_message_id, dropped)
+        if (refused := await self._over_budget(user_id, sink)) is not None:
+            return refused
         converters = Converters(
             self.settings.document_max_chars,
             self.settings.transcription_endpoint,
@@ -285,6 +299,8 @@ class ChatService:
         last = await self.store.last_user_message(target.chat_id, target.thread_id)
         if last is None:
             return None
+        if (refused := await self._over_budget(user_id, sink)) is not None:
+            return refused  # before the reply it would replace is deleted
         await self.store.delete_last_reply(target.chat_id, target.thread_id)
         return await self._answer(target, sink, None, telegram_message_id, files, user_id)
 
@@ -318,6 +334,9 @@ class ChatService:
         files: FileFetcher | None = None,
         user_id: int | None = None,
     ) -> TurnResult:
+        if (refused := await self._over_budget(user_id, sink)) is not None:
+            return refused
+
         async def read_context() -> tuple[ChatRecord | None, list[dict[str, Any]]]:
             return await self.store.turn_context(
                 target.chat_id,
@@ -369,6 +388,7 @@ class ChatService:
             model,
             partial_save_interval=self.partial_save_interval,
             retry_timeout=retry_timeout,
+            user_id=user_id,
         )
         try:
             with self.turns.running(
@@ -379,7 +399,8 @@ class ChatService:
                 if routes[0].is_image:
                     result = await self._answer_image(routes, history, reply, sink, stop)
                 else:
-                    result = await self._answer_text(routes, history, reply, sink, stop)
+                    shown = self.shows_reasoning(chat)
+                    result = await self._answer_text(routes, history, reply, sink, stop, shown)
         except Exception as error:
             # The sink failed (e.g. the user blocked the bot): the reply ends as failed, with
             # the text the model sent so far.
@@ -400,6 +421,14 @@ class ChatService:
             await speak(result.text, sink, self.settings)
         return result
 
+    async def _over_budget(self, user_id: int | None, sink: ReplySink) -> TurnResult | None:
+        """A user over a token budget (bot/budget.py) is told so; nothing is stored."""
+        refusal = await self.budget.refusal(user_id)
+        if refusal is None:
+            return None
+        await sink.notice(refusal)
+        return TurnResult(ReplyStatus.FAILED, "", "", None, [], refusal)
+
     async def _refuse(self, stored: MessageRecord, sink: ReplySink, model: str) -> TurnResult:
         """Shutting down: the turn's reply (``stored``, empty) is recorded as interrupted and the
         chat told."""
@@ -418,18 +447,21 @@ class ChatService:
         reply: StoredReply,
         sink: ReplySink,
         stop: asyncio.Event,
+        show_reasoning: bool = False,
     ) -> TurnResult:
         served: list[Route] = []
         room = self.settings.max_reply_chars
         capped = False  # the reply reached max_reply_chars
 
-        async def text_chunks() -> AsyncIterator[str]:
+        async def text_chunks() -> AsyncIterator[str | Reasoning]:
             nonlocal room, capped
             stream = self.registry.stream_routes(routes, history)
             async with aclosing(stream):  # closing it closes the provider's stream
                 async for route, chunk in stream:
                     if not served:
                         served.append(route)
+                    if isinstance(chunk, Usage):
+                        reply.usage = chunk
                     if isinstance(chunk, str) and chunk:
                         if len(chunk) > room:  # the rest is not read: the provider is closed
                             capped = True
@@ -440,8 +472,13 @@ class ChatService:
                         room -= len(chunk)
                         reply.chunks.append(chunk)
                         yield chunk
+                    elif isinstance(chunk, Reasoning) and chunk.text:  # kept apart, not counted
+                        reply.thoughts.append(chunk.text)
+                        yield chunk
 
-        delivered = await sink.stream(text_chunks(), reply.on_write, stop)
+        delivered = await sink.stream(
+            text_chunks(), reply.on_write, stop, show_reasoning=show_reasoning
+        )
         provider = served[0].provider.__name__ if served else None
         model = reply.model
         if delivered.error is not None:
@@ -482,6 +519,11 @@ class ChatService:
                 "✂️ The reply was cut here: it reached {limit:,} characters, the longest reply "
                 "this bot sends. Ask for the rest to read on.",
                 limit=limit,
+            ))
+        elif status is ReplyStatus.COMPLETE and not delivered.text and reply.reasoning:
+            await sink.notice(_(
+                "⚠️ {model} only reasoned and gave no answer. Send /retry to try again.",
+                model=model,
             ))
         elif status is ReplyStatus.COMPLETE and not delivered.text:
             await sink.notice(
@@ -609,6 +651,21 @@ class ChatService:
         chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
         state = not chat.settings.get("voice") if on is None else on
         await self.store.update_settings(target.chat_id, voice=True if state else None)
+        return state
+
+    def shows_reasoning(self, chat: ChatRecord | None) -> bool:
+        """Whether the chat sees the model's reasoning above its answers: its ``/reasoning``
+        choice (``chats.settings["reasoning"]``), else SHOW_REASONING."""
+        chosen = None if chat is None else chat.settings.get("reasoning")
+        return self.settings.show_reasoning if chosen is None else bool(chosen)
+
+    async def set_reasoning(self, target: ChatTarget, on: bool | None = None) -> bool:
+        """Show the model's reasoning in the chat, or not (``None``: toggle); returns the new
+        state. Stored even when it equals SHOW_REASONING, so a later change of the default
+        does not overturn the chat's choice."""
+        chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
+        state = not self.shows_reasoning(chat) if on is None else on
+        await self.store.update_settings(target.chat_id, reasoning=state)
         return state
 
 

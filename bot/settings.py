@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.i18n import available_languages, supported
+from bot.personas import load_personas
 from providers.audio import AudioEndpoint
 from providers.limits import Limits
 from providers.settings import ProviderSettings, split_commas
@@ -73,11 +74,37 @@ class Settings(ProviderSettings):
         default=12_000, ge=100, description="Characters of context sent to the provider."
     )
     system_prompt: str | None = Field(default=None)
+    # -- personas, usage, budgets (bot/personas.py, bot/usage.py, bot/budget.py) -------------
+    system_prompt_max_chars: int = Field(
+        default=4000,
+        ge=100,
+        le=20_000,
+        description="Characters: the longest system prompt /system (or a persona) may set.",
+    )
+    personas_file: str | None = Field(
+        default=None,
+        description="TOML file of named personas for /persona; empty: none.",
+    )
+    daily_token_limit: int = Field(
+        default=0,
+        ge=0,
+        description="Tokens a user's replies may use per UTC day (0: no limit; admins exempt).",
+    )
+    monthly_token_limit: int = Field(
+        default=0,
+        ge=0,
+        description="Tokens a user's replies may use per UTC month (0: no limit; admins exempt).",
+    )
     stream_edit_interval: float = Field(
         default=1.0, ge=0.05, le=60, description="Seconds between edits of a streamed reply."
     )
     group_stream_edit_interval: float = Field(
         default=3.0, ge=0.05, le=120, description="Seconds between edits in groups."
+    )
+    show_reasoning: bool = Field(
+        default=False,
+        description="Show a reasoning model's reasoning above its answers (collapsed), in chats "
+        "that did not choose with /reasoning.",
     )
     max_reply_chars: int = Field(
         default=32_000,
@@ -185,6 +212,16 @@ class Settings(ProviderSettings):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("personas_file")
+    @classmethod
+    def _personas(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The file must be a usable personas file (read again where it is used)."""
+        path = value.strip() or None if value is not None else None
+        max_chars = info.data.get("system_prompt_max_chars")
+        if path is not None and max_chars is not None:
+            load_personas(path, max_chars)  # PersonasError is a ValueError: one line
+        return path
 
     @field_validator("transcription_api_key", "tts_api_key", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from bot.i18n import N_
 from bot.service import DeliveryError, SinkReply, WriteCallback
 from bot.streamer import ReplyStreamer
-from providers import ImageResponse
+from providers import ImageResponse, Reasoning
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,12 @@ class TelegramSink:
         self._action: asyncio.Task[None] | None = None
 
     async def stream(
-        self, chunks: AsyncIterable[str], on_write: WriteCallback, stop: asyncio.Event
+        self,
+        chunks: AsyncIterable[str | Reasoning],
+        on_write: WriteCallback,
+        stop: asyncio.Event,
+        *,
+        show_reasoning: bool = False,
     ) -> SinkReply:
         delivered = await self.streamer.stream(
             self.chat_id,
@@ -50,6 +55,7 @@ class TelegramSink:
             reply_to_message_id=self.reply_to,
             on_write=on_write,
             stop=stop,
+            show_reasoning=show_reasoning,
         )
         return SinkReply(delivered.text, list(delivered.message_ids), delivered.error)
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from bot.i18n import N_
 from bot.storage import MessageRecord, Store, retrying
+from bot.storage.records import UsageEntry
+from providers import Usage
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,9 @@ class StoredReply:
 
     ``record()`` records the turn and returns the reply's row (``Store.record_turn``); it is
     started at once, in a task. ``partial_save_interval``: seconds between saves of the
-    streaming text. ``retry_timeout``: seconds a write that can wait is retried.
+    streaming text. ``retry_timeout``: seconds a write that can wait is retried. ``user_id``:
+    who asked; the first final save records the reply's :attr:`usage` for them (the tokens the
+    provider reported in a ``Usage`` chunk, or unknown), in the same write.
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class StoredReply:
         *,
         partial_save_interval: float,
         retry_timeout: float,
+        user_id: int | None = None,
     ) -> None:
         self.store, self.model = store, model
         self.partial_save_interval, self.retry_timeout = partial_save_interval, retry_timeout
@@ -50,13 +55,22 @@ class StoredReply:
             retrying(record, within=retry_timeout, what="recording a turn")
         )
         self.chunks: list[str] = []  # the text the model sent so far
+        self.thoughts: list[str] = []  # its reasoning so far: stored apart, never history
         self.kept = True  # False once a record or the final state could not be saved
+        self.user_id = user_id
+        self.usage: Usage | None = None  # what the provider reported, if it did
+        self._counted = False  # the usage is recorded with the first final save
         self._saved_at = asyncio.get_running_loop().time()
 
     @property
     def received(self) -> str:
         """The text the model sent so far (stripped, as Telegram shows it)."""
         return "".join(self.chunks).strip()
+
+    @property
+    def reasoning(self) -> str:
+        """The model's reasoning so far (stripped; ``""``: none)."""
+        return "".join(self.thoughts).strip()
 
     async def stored(self) -> MessageRecord | None:
         """The reply's row once recorded; ``None`` (and ``kept`` False) if it could not be."""
@@ -68,13 +82,27 @@ class StoredReply:
             return None
 
     async def update(self, **fields: Any) -> None:
-        """Save the reply's final fields (the model is set too), retried; never raises."""
+        """Save the reply's final fields (the model and the reasoning so far are set too),
+        retried; never raises."""
         stored = await self.stored()
         if stored is None:
             return
+        if reasoning := self.reasoning:
+            fields.setdefault("reasoning", reasoning)
+
+        usage = None
+        if not self._counted:
+            self._counted = True
+            usage = UsageEntry(stored.chat_id, self.user_id)  # nothing reported: unknown
+            if self.usage is not None:
+                reported = self.usage
+                usage = UsageEntry(
+                    stored.chat_id, self.user_id,
+                    reported.prompt_tokens, reported.completion_tokens, reported.cost,
+                )
 
         async def save() -> None:
-            await self.store.update_reply(stored.id, model=self.model, **fields)
+            await self.store.update_reply(stored.id, model=self.model, usage=usage, **fields)
 
         try:
             await retrying(save, within=self.retry_timeout, what="saving a reply")

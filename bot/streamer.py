@@ -18,6 +18,9 @@
   id later edits need. When even that answer is lost (a read timeout, a dropped connection),
   the message may be on screen with an id nobody can learn: no new message is sent until the
   source ends, then the final text is sent once more (shown at most twice, never lost).
+* Reasoning chunks (:class:`providers.Reasoning`) are not the reply's text: while only they
+  have come, the message shows a "Thinking…" line with the seconds so far; the reasoning goes
+  above the answer of the first message, collapsed, for chats that show it (:mod:`bot.thinking`).
 * Text is sent as :func:`bot.formatting.render` gives it (text + entities, no parse_mode). When
   it outgrows 4096 characters, the current message gets its complete part
   (:func:`bot.formatting.cut_markdown`) and a new message continues with the rest.
@@ -46,6 +49,7 @@ from bot.formatting import (
     MESSAGE_LIMIT,
     shorten,
 )
+from providers import Reasoning
 
 __all__ = ["ReplyStreamer", "StreamedReply"]
 
@@ -113,15 +117,21 @@ seconds between typing actions. ``final_timeout``: seconds
     async def stream(
         self,
         chat_id: int,
-        chunks: AsyncIterable[str],
+        chunks: AsyncIterable[str | Reasoning],
         *,
         message_thread_id: int | None = None,
         reply_to_message_id: int | None = None,
         on_write: OnWrite | None = None,
         stop: asyncio.Event | None = None,
+        show_reasoning: bool = False,
     ) -> StreamedReply:
         """Show ``chunks`` (text deltas, Markdown) as one growing reply; return once all of it
         landed.
+
+        :class:`~providers.Reasoning` chunks are not the reply's text: while only they have
+        come, the reply shows a "Thinking…" line with the seconds so far (edited at the usual
+        pace); with ``show_reasoning`` the final first message has the reasoning above the
+        answer in an expandable blockquote (:mod:`bot.thinking`).
 
         When ``stop`` is set (``/stop``), reading ``chunks`` ends at once (the source is closed,
         even while it waits for its next chunk) and the text so far is the reply.
@@ -134,7 +144,8 @@ seconds between typing actions. ``final_timeout``: seconds
         ``TelegramError`` no retry can fix (e.g. ``Forbidden``: the bot was blocked) stops the
         source and is raised.
         """
-        run = Draft(self, chat_id, message_thread_id, reply_to_message_id, on_write)
+        run = Draft(self, chat_id, message_thread_id, reply_to_message_id, on_write,
+                    show_reasoning=show_reasoning)
         reader = asyncio.ensure_future(run.read(chunks))
         typing = asyncio.ensure_future(run.keep_typing())
         stopper = None if stop is None else asyncio.ensure_future(stop.wait())

@@ -7,7 +7,9 @@ Wire format (OpenAI API reference, "Chat" and "Images"):
   ``chat.completion`` object. For a model in ``OPENAI_VISION_MODELS``, user messages may carry
   content parts (``text`` and ``image_url`` with a ``data:`` URI), sent as they are.
   A stream that ends before ``[DONE]`` without any ``finish_reason`` was cut short:
-  ProviderConnectionError, after the text so far.
+  ProviderConnectionError, after the text so far. Reasoning (``reasoning_content``,
+  ``reasoning``, a leading ``<think>`` block) comes as Reasoning chunks and the usage as one
+  Usage chunk; ``stream_options`` asks for it (:mod:`providers.chat`).
 - images (a model in ``OPENAI_IMAGE_MODELS``): ``POST {OPENAI_BASE_URL}/images/generations``
   with ``{model, prompt: <last message's text>, n}`` plus any of ``IMAGE_PARAMETERS``; each
   ``data[]`` item carries ``b64_json`` or a ``url`` (downloaded, without the API key).
@@ -28,15 +30,16 @@ from typing import Any
 
 from providers.base import (
     AsyncGeneratorProvider,
+    Chunk,
     ImageResponse,
     Messages,
     ProviderModelMixin,
     content_text,
 )
+from providers.chat import chat_completion
 from providers.errors import N_, ResponseFormatError
 from providers.http import client_session, decode_image, download_image, post
 from providers.settings import DEFAULT_OPENAI_BASE_URL, ProviderSettings
-from providers.sse import chat_message_text, iter_chat_deltas
 
 CHAT_PARAMETERS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
                    "presence_penalty", "frequency_penalty", "user", "reasoning_effort")
@@ -77,8 +80,9 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls, model: str, messages: Messages, proxy: str | None = None, stream: bool = True,
         timeout: float | None = None, **kwargs: Any,
-    ) -> AsyncGenerator[str | ImageResponse, None]:
-        """Stream ``str`` deltas (one chunk when ``stream`` is False), or yield one
+    ) -> AsyncGenerator[Chunk, None]:
+        """Stream ``str`` deltas, :class:`Reasoning` and one :class:`Usage` last when the server
+        reports it (all at once when ``stream`` is False; :mod:`providers.chat`), or yield one
         ImageResponse per generated image for an image model.
 
         Raises MissingAuthError, RateLimitError, ResponseStatusError (with the server's
@@ -92,14 +96,10 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
             if model not in cls.image_models:
                 data = {"model": model, "messages": messages, "stream": stream,
                         **{k: v for k, v in kwargs.items() if k in CHAT_PARAMETERS}}
-                async with post(session, cls.api_url("/chat/completions"), json=data,
-                                proxy=proxy, limits=limits, headers=auth) as response:
-                    if stream:
-                        deltas = iter_chat_deltas(response.chunks(), limits.max_line_bytes)
-                        async for text in deltas:
-                            yield text
-                    elif text := chat_message_text(await response.json()):
-                        yield text
+                async for chunk in chat_completion(session, cls.api_url("/chat/completions"),
+                                                   data, proxy=proxy, limits=limits,
+                                                   headers=auth):
+                    yield chunk
                 return
             prompt = content_text(messages[-1].get("content"))
             data = {"model": model, "prompt": prompt, "n": kwargs.get("n", 1),

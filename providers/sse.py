@@ -180,7 +180,10 @@ async def iter_sse(chunks: AsyncIterable[bytes], max_bytes: int = MAX_LINE_BYTES
         yield event
 
 
-def _first_choice(obj: Any) -> dict[str, Any]:
+def first_choice(obj: Any) -> dict[str, Any]:
+    """``choices[0]`` of a chat completion (chunk): ``{}`` for ``choices: []`` (a usage-only
+    chunk). An ``{"error": ...}`` object raises its ProviderError; another shape without a
+    ``choices`` list raises ResponseFormatError."""
     if isinstance(obj, dict) and obj.get("error"):
         raise error_from_payload(obj)
     choices = obj.get("choices") if isinstance(obj, dict) else None
@@ -197,7 +200,7 @@ def chat_delta_text(obj: Any) -> str:
     """The text of one ``chat.completion.chunk`` (OpenAI streaming format): ``choices[0].delta
     .content``, ``""`` when missing or null (the role-only first delta). An ``{"error": ...}``
     object raises its :class:`ProviderError`; another shape raises ResponseFormatError."""
-    return _delta_text(_first_choice(obj))
+    return _delta_text(first_choice(obj))
 
 
 def _delta_text(choice: dict[str, Any]) -> str:
@@ -209,7 +212,7 @@ def _delta_text(choice: dict[str, Any]) -> str:
 def chat_message_text(obj: Any) -> str:
     """The text of a non-streamed ``chat.completion``: ``choices[0].message.content`` (``""``
     when null, e.g. a tool call; never None)."""
-    message = _first_choice(obj).get("message") or {}
+    message = first_choice(obj).get("message") or {}
     content = message.get("content") if isinstance(message, dict) else None
     return content if isinstance(content, str) else ""
 
@@ -228,10 +231,16 @@ async def iter_chat_deltas(chunks: AsyncIterable[bytes], max_bytes: int = MAX_LI
             return
         if not data.strip():
             continue
-        choice = _first_choice(parse_json(data))
+        choice = first_choice(parse_json(data))
         finished = finished or bool(choice.get("finish_reason"))
         if text := _delta_text(choice):
             yield text
+    end_of_stream(finished)
+
+
+def end_of_stream(finished: bool) -> None:
+    """At the end of an OpenAI-style stream: raise ProviderConnectionError unless it
+    ``finished`` (``data: [DONE]`` or a ``finish_reason`` came): it was cut short."""
     if not finished:
         raise ProviderConnectionError(
             N_("The connection closed before the reply was complete"),
@@ -240,5 +249,6 @@ async def iter_chat_deltas(chunks: AsyncIterable[bytes], max_bytes: int = MAX_LI
 
 __all__ = [
     "LineSplitter", "SSEDecoder", "TextDecoder", "chat_delta_text",
-    "chat_message_text", "iter_chat_deltas", "iter_lines", "iter_sse", "iter_text", "parse_json",
+    "chat_message_text", "end_of_stream", "first_choice", "iter_chat_deltas", "iter_lines",
+    "iter_sse", "iter_text", "parse_json",
 ]

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from providers.chat import STREAM_OPTIONS_REFUSED
 from tests.fakes.providers import FakeProviders
 from tests.storage.private_postgres import private_postgres
 
@@ -19,3 +20,6 @@ async def fake_providers(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeP
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         yield server
+    # A later test's server may get the same port: it must be asked with stream_options again.
+    STREAM_OPTIONS_REFUSED.difference_update(
+        {url for url in STREAM_OPTIONS_REFUSED if url.startswith(server.origin)})

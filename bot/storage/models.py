@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed declarative models: chats, conversations, messages.
+"""SQLAlchemy 2 typed declarative models: chats, conversations, messages, usage, inbox.
 
 The schema the Alembic migrations in ``migrations/versions`` build; a test compares the two
 with Alembic's ``compare_metadata``. Constraint names come from ``NAMING_CONVENTION`` so that
@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -150,6 +151,32 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Files the user sent with the message (migration 0003): [{"kind", "file_id", ...}] or NULL.
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(NullableJson)
+    # A reply's reasoning, apart from its content and never sent as history (migration 0005).
+    reasoning: Mapped[str | None] = mapped_column(Text)
+
+
+class ReplyUsage(Base):
+    """What one reply cost (migration 0006): the tokens the endpoint reported (``None``: it
+    reported none), its ``cost`` when it reported one, the chat and the user who asked.
+
+    Not tied to ``messages``: ``/forget`` deletes a chat's messages but not its usage, so a
+    budget is not reset by it."""
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        # A user's totals since a time (budgets, /usage), and a chat's.
+        Index(None, "user_id", "created_at"),
+        Index(None, "chat_id", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 PENDING_ONLY = "handled_at IS NULL"

@@ -41,6 +41,7 @@ def message_record(message: Message, chat_id: int, thread_id: int) -> MessageRec
         error=message.error,
         created_at=message.created_at,
         attachments=list(message.attachments or []),
+        reasoning=message.reasoning,
     )
 
 
@@ -154,7 +155,8 @@ async def append_message(
 
 def message_values(**fields: Any) -> dict[str, Any]:
     """A new message's column values: ``fields``, optional columns None, created now."""
-    optional = ("model", "provider", "image_file_id", "image_url", "error", "attachments")
+    optional = ("model", "provider", "image_file_id", "image_url", "error", "attachments",
+                "reasoning")
     values: dict[str, Any] = dict.fromkeys(optional)
     values.update(fields, created_at=utcnow())
     return values

@@ -43,6 +43,46 @@ class ChatRecord:
     settings: dict[str, Any]
     created_at: datetime
 
+    def system_prompt(self, thread_id: int = 0) -> SystemPrompt | None:
+        """The system prompt set for the chat's topic ``thread_id`` (0: the chat itself) with
+        ``/system`` or ``/persona``, or ``None`` (the bot's default applies)."""
+        value = self.settings.get(system_prompt_key(thread_id))
+        if not isinstance(value, dict) or not value.get("prompt"):
+            return None
+        return SystemPrompt(str(value["prompt"]), value.get("persona"))
+
+
+def system_prompt_key(thread_id: int) -> str:
+    """The key of chat settings that holds a topic's system prompt (``Store.update_settings``):
+    ``system:<thread_id>``, so that topics set theirs without touching each other's."""
+    return f"system:{thread_id}"
+
+
+@dataclass(frozen=True)
+class SystemPrompt:
+    """A chat's (or topic's) own system prompt: its text, and the persona it came from
+    (``None``: typed with ``/system``)."""
+
+    prompt: str
+    persona: str | None = None
+
+    def to_settings(self) -> dict[str, Any]:
+        """The JSON value stored under :func:`system_prompt_key`."""
+        return {"prompt": self.prompt, "persona": self.persona}
+
+
+@dataclass(frozen=True)
+class UsageEntry:
+    """What one reply cost, stored with its final state (``Store.update_reply``): the chat,
+    the user who asked (``None``: unknown, e.g. an anonymous group admin), and the tokens
+    and cost the endpoint reported (``None``: it reported none; counts are never guessed)."""
+
+    chat_id: int
+    user_id: int | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+
 
 @dataclass(frozen=True)
 class MessageRecord:
@@ -53,7 +93,9 @@ class MessageRecord:
     spans several); ``image_file_id``/``image_url`` reference an image (Telegram ``file_id``,
     source URL); ``error`` is a short text of what failed (for ``FAILED`` replies);
     ``created_at`` is timezone-aware UTC; ``attachments`` lists the files the user sent with
-    the message (``{"kind": "photo"|"voice"|"document", "file_id": <Telegram file_id>, ...}``).
+    the message (``{"kind": "photo"|"voice"|"document", "file_id": <Telegram file_id>, ...}``);
+    ``reasoning`` is what a reasoning model thought before its answer (a reply's; ``None``:
+    none), kept apart from ``content`` and never part of the history sent to a model.
     """
 
     id: int
@@ -71,6 +113,7 @@ class MessageRecord:
     error: str | None
     created_at: datetime
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .context import trim_context
 from .engine import WRITE, create_engine
-from .models import Chat, Conversation, Message
+from .models import Chat, Conversation, Message, ReplyUsage, utcnow
 from .queries import (
     append_message,
     chat_record,
@@ -39,7 +40,7 @@ from .queries import (
     newest_in_current,
     with_origin,
 )
-from .records import ChatRecord, MessageRecord, ReplyStatus
+from .records import ChatRecord, MessageRecord, ReplyStatus, UsageEntry
 from .schema import upgrade_to_head
 
 UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
@@ -165,6 +166,7 @@ class Store:
             new.settings = {**old.settings, **new.settings}
             for statement in (
                 update(Conversation).where(Conversation.chat_id == old_id).values(chat_id=new_id),
+                update(ReplyUsage).where(ReplyUsage.chat_id == old_id).values(chat_id=new_id),
                 delete(Chat).where(Chat.id == old_id),
             ):
                 await session.execute(statement, execution_options=UNSYNCHRONIZED)
@@ -202,14 +204,17 @@ class Store:
         context as :meth:`context` gives it, with ``pending`` (the user's new message, not
         stored yet, with ``pending_attachments``) as its newest user message. Being a read, it
         does not wait for the database's single writer, so a burst of chats reaches the
-        providers sooner; the turn is recorded with :meth:`record_turn`."""
+        providers sooner; the turn is recorded with :meth:`record_turn`. The topic's own system
+        prompt (:meth:`ChatRecord.system_prompt`) replaces ``system_prompt``, the default."""
         async with self._read() as session:
             chat = await session.get(Chat, chat_id)
             rows = await context_rows(session, chat_id, thread_id, limit)
         if pending or pending_attachments:
             rows = [("user", pending or "", pending_attachments), *rows[: limit - 1]]
-        context = trim_context(rows, max_chars=max_chars, system_prompt=system_prompt)
-        return (None if chat is None else chat_record(chat)), context
+        record = None if chat is None else chat_record(chat)
+        own = None if record is None else record.system_prompt(thread_id)
+        prompt = system_prompt if own is None else own.prompt
+        return record, trim_context(rows, max_chars=max_chars, system_prompt=prompt)
 
     async def record_turn(
         self,
@@ -278,10 +283,14 @@ class Store:
         image_file_id: str | None = None,
         image_url: str | None = None,
         error: str | None = None,
+        usage: UsageEntry | None = None,
+        reasoning: str | None = None,
     ) -> None:
         """Change the given (not ``None``) fields of a message; ``content`` replaces the whole
-        text (partial text while streaming, then the final text). Raises ``LookupError`` if no
-        message has ``message_id`` (e.g. its chat was deleted)."""
+        text (partial text while streaming, then the final text), ``reasoning`` the model's
+        reasoning (kept apart: never part of :meth:`context`). ``usage`` (a reply's final
+        state) is recorded in the same unit of work, and kept even when the message is gone.
+        Raises ``LookupError`` if no message has ``message_id`` (e.g. its chat was deleted)."""
         given = {
             "content": content,
             "status": None if status is None else ReplyStatus(status).value,
@@ -291,6 +300,7 @@ class Store:
             "image_file_id": image_file_id,
             "image_url": image_url,
             "error": error,
+            "reasoning": reasoning,
         }
         values = {key: value for key, value in given.items() if value is not None}
         async with self._write() as session:
@@ -300,8 +310,11 @@ class Store:
                 found = result.rowcount  # type: ignore[attr-defined]
             else:
                 found = await session.get(Message, message_id) is not None
-            if not found:
-                raise LookupError(f"no message with id {message_id}")
+            if usage is not None:
+                row = {**asdict(usage), "created_at": utcnow()}
+                await session.execute(insert(ReplyUsage).values(**row))
+        if not found:
+            raise LookupError(f"no message with id {message_id}")
 
     async def get_message(self, message_id: int) -> MessageRecord | None:
         """The message with ``message_id``, or ``None``."""

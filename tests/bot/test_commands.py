@@ -15,7 +15,8 @@ async def test_commands_are_registered_for_the_menu(bot: RunningBot) -> None:
     calls = bot.telegram.calls_for("setMyCommands")
     assert calls and calls[-1].status == 200
     names = [c["command"] for c in calls[-1].params["commands"]]
-    assert names == ["start", "help", "model", "models", "new", "retry", "stop", "forget", "voice", "language"]
+    assert names == ["start", "help", "model", "models", "new", "retry", "stop", "forget", "voice",
+                     "system", "persona", "usage", "reasoning", "language"]
 
 
 async def test_start_and_help_say_what_the_bot_does(bot: RunningBot) -> None:

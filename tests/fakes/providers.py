@@ -32,6 +32,15 @@ one ``chat.completion`` JSON object. An error status without ``body`` gets ``{"e
 {"message": text}}`` (Ylokh, OpenAI) or ``text`` (others). A wrong OpenAI key gets OpenAI's 401,
 which quotes part of the key.
 
+Reasoning models: ``Reply(text, reasoning=..., reasoning_field="reasoning_content")``
+(DeepSeek; ``"reasoning"``: OpenRouter) streams reasoning deltas (``content: null``) before the
+answer, or puts it in the ``chat.completion`` message; a ``<think>`` block is just part of
+``text``. Usage: a request with ``stream_options.include_usage`` gets the usage object
+(``Reply.usage``, default: words counted) where ``Reply.usage_at`` says (its own chunk before
+``[DONE]``, on the last chunk with ``usage.cost`` as OpenRouter, after ``[DONE]``, or never); a
+``chat.completion`` always carries it. ``fake.rejects_stream_options.add("openai")`` makes
+every request with ``stream_options`` get a 400 naming it (:data:`STREAM_OPTIONS_REJECTED`).
+
 Misbehaving servers: ``Reply(done=False)`` (a clean end without ``[DONE]``),
 ``Reply(close=True)`` (a clean TCP close in the middle of a chunked body), ``Reply(cut=True)``
 (a reset connection), ``stall_after``/``stall`` (silence mid-reply), ``endless`` (a line or body
@@ -114,6 +123,16 @@ class Reply:
     endless: bytes | None = None    # after the pieces, send this again and again until the client
                                     # goes away (a line or a body that never ends)
     content_length: int | None = None  # declare this Content-Length instead of chunked encoding
+    # OpenAI-style replies: reasoning before the answer, in ``reasoning_field`` of each delta
+    # ("reasoning_content": DeepSeek; "reasoning": OpenRouter), split like the text
+    reasoning: str = ""
+    reasoning_field: str = "reasoning_content"
+    # OpenAI-style streams asked for usage (stream_options.include_usage): this ``usage`` object
+    # (None: counted from the words), sent where ``usage_at`` says: "own" (a chunk with
+    # ``choices: []`` before [DONE], as OpenAI), "last" (on the finish_reason chunk, as
+    # OpenRouter), "after_done" (a chunk after [DONE]) or "none" (never)
+    usage: dict[str, Any] | None = None
+    usage_at: str = "own"
 
 
 @dataclass
@@ -151,6 +170,9 @@ class FakeProviders:
         self._queues: dict[str, deque[Reply]] = {name: deque() for name in PROVIDERS + AUDIO}
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        # providers whose chat endpoint answers any request with ``stream_options`` with a 400
+        # (STREAM_OPTIONS_REJECTED), as some OpenAI-compatible servers do; the queue is untouched
+        self.rejects_stream_options: set[str] = set()
 
     async def __aenter__(self) -> FakeProviders:
         await self.start()
@@ -229,6 +251,9 @@ class FakeProviders:
     def _provider(self, provider: str, render: Callable[..., tuple[list[bytes], str]]) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             recorded = await self._record(provider, request)
+            if provider in self.rejects_stream_options and "stream_options" in (
+                    recorded.json if isinstance(recorded.json, dict) else {}):
+                return web.json_response(STREAM_OPTIONS_REJECTED, status=400)
             queue = self._queues[provider]
             reply = queue.popleft() if queue else self.default[provider]
             if reply.hang:
@@ -339,26 +364,56 @@ class FakeProviders:
     def _chat(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
         model = request.get("model", "")
         base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": model}
+        step = reply.delta_chars
+
+        def split(text: str) -> list[str]:
+            return [text[i:i + step] for i in range(0, len(text), step)] if step else words(text)
+
+        parts, thoughts = split(reply.text), split(reply.reasoning)
+        usage = reply.usage if reply.usage is not None else {
+            "prompt_tokens": sum(len(words(content_text(m.get("content"))))
+                                 for m in request.get("messages", [])),
+            "completion_tokens": len(parts) + len(thoughts)}
+        usage = {**usage, "total_tokens": usage.get("prompt_tokens", 0) + usage.get(
+            "completion_tokens", 0)}
         if request.get("stream") is False:
             message = {"role": "assistant", "content": reply.text}
-            body = {**base, "object": "chat.completion", "choices": [
+            if reply.reasoning:
+                message[reply.reasoning_field] = reply.reasoning
+            body = {**base, "object": "chat.completion", "usage": usage, "choices": [
                 {"index": 0, "message": message, "finish_reason": "stop"}]}
             return [json.dumps(body, ensure_ascii=False).encode()], "application/json"
-        step = reply.delta_chars
-        parts = ([reply.text[i:i + step] for i in range(0, len(reply.text), step)]
-                 if step else words(reply.text))
-        deltas = [{"role": "assistant", "content": ""}, *({"content": p} for p in parts)]
+        options = request.get("stream_options")
+        asked = isinstance(options, dict) and options.get("include_usage") is True
+        usage_at = reply.usage_at if asked else "none"
+        deltas = [{"role": "assistant", "content": ""},
+                  *({"content": None, reply.reasoning_field: p} for p in thoughts),
+                  *({"content": p} for p in parts)]
         if reply.done:
             deltas.append({})
         nl = reply.newline
+
+        def event(chunk: Any) -> str:
+            return f"data: {json.dumps(chunk, ensure_ascii=False)}{nl}{nl}"
+
         events = []
         for index, delta in enumerate(deltas):
             last = reply.done and index == len(deltas) - 1
             choice = {"index": 0, "delta": delta, "finish_reason": "stop" if last else None}
             chunk = {**base, "object": "chat.completion.chunk", "choices": [choice]}
-            events.append(f"data: {json.dumps(chunk, ensure_ascii=False)}{nl}{nl}")
+            if usage_at in ("own", "after_done"):
+                chunk["usage"] = None  # OpenAI: null on every chunk but the usage one
+            elif usage_at == "last" and last:
+                chunk["usage"] = usage
+            events.append(event(chunk))
+        usage_chunk = event({**base, "object": "chat.completion.chunk", "choices": [],
+                             "usage": usage})
+        if reply.done and usage_at == "own":
+            events.append(usage_chunk)
         if reply.done:
             events.append(f"data: [DONE]{nl}{nl}")
+        if reply.done and usage_at == "after_done":
+            events.append(usage_chunk)
         return [event.encode() for event in events], "text/event-stream"
 
     def _images(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
@@ -410,6 +465,20 @@ class FakeProviders:
         data = [{"id": model, "object": "model", "owned_by": "fake"}
                 for model in ("gpt-4o-mini", "gpt-4o", "dall-e-3")]
         return [json.dumps({"object": "list", "data": data}).encode()], "application/json"
+
+
+#: What a server that does not know ``stream_options`` answers (Azure OpenAI's older API
+#: versions' wording), with status 400.
+STREAM_OPTIONS_REJECTED = {"error": {
+    "message": "Unrecognized request argument supplied: stream_options",
+    "type": "invalid_request_error", "param": None, "code": None}}
+
+
+def content_text(content: Any) -> str:
+    """A message content's text (a string, or the ``text`` parts of content parts)."""
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
 
 
 # -- OpenAI's 401 ---------------------------------------------------------------------------

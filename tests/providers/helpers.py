@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import AsyncGeneratorProvider, Chunk
+from providers.base import AsyncGeneratorProvider, Chunk, Usage
 
 MESSAGES = [{"role": "user", "content": "Hello, how are you?"}]
 TEXT = "Привет, мир! 你好，世界 🌍\nSecond line: ünïcödé — done."
@@ -19,7 +19,10 @@ async def collect(provider: type[AsyncGeneratorProvider], model: str, messages: 
 
 
 async def text_of(provider: type[AsyncGeneratorProvider], model: str, **kwargs: Any) -> str:
-    """The whole streamed text; also checks every chunk is a non-empty str."""
+    """The whole streamed text; also checks every chunk is a non-empty str, but for one
+    Usage chunk at the end (an OpenAI-compatible server's usage report)."""
     chunks = await collect(provider, model, **kwargs)
+    if chunks and isinstance(chunks[-1], Usage):
+        chunks.pop()
     assert chunks and all(isinstance(chunk, str) and chunk for chunk in chunks), chunks
     return "".join(chunks)  # type: ignore[arg-type]

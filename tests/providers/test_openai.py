@@ -13,6 +13,7 @@ from providers import (
     OpenAI,
     ResponseFormatError,
     ResponseStatusError,
+    Usage,
 )
 from tests.fakes.providers import FakeProviders, Reply, make_png
 from tests.providers.helpers import MESSAGES, TEXT, collect, text_of
@@ -26,12 +27,12 @@ async def test_chat_request_and_streamed_text(fake: FakeProviders) -> None:
     assert (request.method, request.path) == ("POST", "/openai/v1/chat/completions")
     assert request.headers["Authorization"] == "Bearer test-key"
     assert request.json == {"model": "gpt-4o", "messages": MESSAGES, "stream": True,
-                            "temperature": 0.3}
+                            "temperature": 0.3, "stream_options": {"include_usage": True}}
 
 
 async def test_non_streaming_when_asked(fake: FakeProviders) -> None:
     fake.push("openai", Reply(TEXT))
-    assert await collect(OpenAI, "gpt-4o-mini", stream=False) == [TEXT]
+    assert await collect(OpenAI, "gpt-4o-mini", stream=False) == [TEXT, Usage(4, 9)]  # tokens: words
     assert fake.requests_for("openai")[0].json["stream"] is False
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.storage import Store, upgrade_to_head
 
 BACKENDS = ["sqlite", "postgresql"]
-TABLES = "messages, conversations, chats, inbox"
+TABLES = "messages, conversations, chats, inbox, usage"
 PREFIX = "storage_test_"
 T = TypeVar("T")
 

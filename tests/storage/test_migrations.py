@@ -23,7 +23,7 @@ from bot.storage.models import Base
 from .conftest import BACKENDS
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-TABLES = {"chats", "conversations", "messages", "inbox"}
+TABLES = {"chats", "conversations", "messages", "inbox", "usage"}
 
 backends = pytest.mark.parametrize("empty_database_url", BACKENDS, indirect=True)
 
@@ -56,7 +56,7 @@ async def test_upgrade_from_empty_gives_the_models_schema(empty_database_url: st
     tables, differences = await _schema(empty_database_url)
     assert tables >= TABLES
     assert differences == []
-    assert await current_revision(empty_database_url) == head_revision() == "0003"
+    assert await current_revision(empty_database_url) == head_revision() == "0006"
 
 
 @backends
@@ -111,7 +111,7 @@ async def test_inbox_migration_up_and_down_keeps_the_conversations(
 
     assert await downgrade(empty_database_url, "0001") == "0001"
     tables, _ = await _schema(empty_database_url)
-    assert "inbox" not in tables and tables >= TABLES - {"inbox"}
+    assert "inbox" not in tables and tables >= TABLES - {"inbox", "usage"}
 
     await upgrade_to_head(empty_database_url)
     tables, differences = await _schema(empty_database_url)
@@ -156,12 +156,12 @@ def _cli(
 def test_command_upgrades_the_default_database_alone(tmp_path: Path) -> None:
     upgraded = _cli("upgrade", cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "now at 0003" in upgraded.stdout
+    assert "now at 0006" in upgraded.stdout
     assert (tmp_path / "data" / "bot.db").is_file()
 
     current = _cli("current", cwd=tmp_path)
     assert current.returncode == 0, current.stderr
-    assert "at 0003; head is 0003" in current.stdout
+    assert "at 0006; head is 0006" in current.stdout
 
 
 def test_command_reads_database_url_and_downgrades(tmp_path: Path) -> None:
