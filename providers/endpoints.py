@@ -146,8 +146,13 @@ def _read_file(path: Path) -> list[Endpoint]:
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         found = re.search(r"\(at line (\d+), column (\d+)\)$", message)
-        where = f"line {found[1]}, column {found[2]}" if found else "end of file"
-        problem = message[: found.start()].strip() if found else message
+        end = re.search(r"\(at end of document\)$", message)
+        if found:
+            where = f"line {found[1]}, column {found[2]}"
+        else:
+            where = f"line {max(1, len(text.splitlines()))}, at the end of the file"
+        cut = found or end
+        problem = message[: cut.start()].strip() if cut else message
         raise EndpointsFileError(f"Endpoints file {path}, {where}: {problem}") from None
     tables = document.pop("endpoints", None)
     if document:

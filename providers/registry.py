@@ -204,9 +204,10 @@ class ModelRegistry:
             if isinstance(result, ProviderError):
                 failed.add(name)
                 kept = len(endpoint.get_models())
+                detail = f" [{result.detail}]" if result.detail else ""
                 log.log(logging.INFO if was_failing[name] else logging.WARNING,
-                        "%s: its model list (GET /models) failed: %s; keeping the last known "
-                        "list (%d models), asking again later", name, result.log_text(), kept)
+                        "%s: GET /models failed: %s%s; keeping its last known list (%d models), "
+                        "asking again later", name, result, detail, kept)
             elif isinstance(result, BaseException):
                 raise result
             elif was_failing[name]:
