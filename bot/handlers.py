@@ -25,8 +25,9 @@ from telegram.ext import (
 
 from bot.access import is_moderator
 from bot.deps import Deps, allowed, deps_of, message_of, sink_of, target_of, user_id_of
+from bot.i18n import _
 from bot.inputs import FileFetcher
-from bot.model_menu import model_button, model_command, models_command
+from bot.model_menu import CALLBACK_PATTERN, model_button, model_command, models_command
 
 __all__ = ["COMMANDS", "Deps", "addressed_text", "register", "target_of"]
 
@@ -128,9 +129,19 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if await allowed(update, deps_of(context)):
+    """Greet, name the chat's current model (or say what is not configured), then the help."""
+    deps = deps_of(context)
+    if await allowed(update, deps):
         name = update.effective_user.first_name if update.effective_user else "there"
-        await message_of(update).reply_text(f"Hello, {name}!\n\n{HELP}")
+        message = message_of(update)
+        service = deps.service
+        reason = service.unavailable()
+        if reason is None:
+            model = await service.current_model(target_of(message))
+            about = _("Current model: {model} (/model switches).", model=model)
+        else:
+            about = reason
+        await message.reply_text(f"Hello, {name}!\n\n{about}\n\n{HELP}")
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -225,7 +236,7 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("retry", retry_command))
     application.add_handler(CommandHandler("stop", stop_command))
     application.add_handler(CommandHandler("forget", forget_command))
-    application.add_handler(CallbackQueryHandler(model_button))
+    application.add_handler(CallbackQueryHandler(model_button, pattern=CALLBACK_PATTERN))
     register_media(application)  # files and /voice (bot/media_handlers.py), before text
     text = filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(text, on_text))

@@ -17,8 +17,8 @@ Paths (behind ``origin``, ``http://127.0.0.1:PORT``)::
     GET  /openai/v1/files/<name>           the image file of a url reply (no key needed)
     GET  /openai/v1/models                 the model list: ``{"object": "list", "data":
                                            [{"id", "object", "created", "owned_by"}]}`` of
-                                           ``fake.models`` (recorded and queued as "models";
-                                           needs the API key)
+                                           ``fake.models`` (queued as "models", recorded
+                                           in ``list_requests``; needs the API key)
     POST /openai/v1/audio/transcriptions   multipart file + model -> {"text": reply.text}
                                            (recorded as "transcription": ``json`` holds the
                                            form's fields, ``body`` the file's bytes)
@@ -150,7 +150,8 @@ class FakeProviders:
         self.host, self.port = host, port
         self.api_key = api_key  # the OpenAI fake wants "Bearer <api_key>"; None: no check
         self.origin = ""
-        self.requests: list[RecordedRequest] = []
+        self.requests: list[RecordedRequest] = []  # every request but GET /models
+        self.list_requests: list[RecordedRequest] = []  # GET /models (asked at every start)
         self.default: dict[str, Reply] = {
             provider: Reply() for provider in PROVIDERS + AUDIO + LISTS}
         self.models: list[str] = list(DEFAULT_MODELS)  # what GET /openai/v1/models lists
@@ -210,7 +211,9 @@ class FakeProviders:
         self._queues[provider].extend(replies)
 
     def requests_for(self, provider: str) -> list[RecordedRequest]:
-        return [request for request in self.requests if request.provider == provider]
+        """The requests to ``provider`` (``"models"``: the GET /models requests)."""
+        recorded = self.list_requests if provider in LISTS else self.requests
+        return [request for request in recorded if request.provider == provider]
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -231,7 +234,7 @@ class FakeProviders:
         recorded = RecordedRequest(provider, request.method, request.path,
                                    CIMultiDictProxy(CIMultiDict(request.headers)), parsed, body,
                                    time.monotonic(), request.raw_path)
-        self.requests.append(recorded)
+        (self.list_requests if provider in LISTS else self.requests).append(recorded)
         return recorded
 
     def _provider(self, provider: str, render: Callable[..., tuple[list[bytes], str]]) -> Any:
