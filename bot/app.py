@@ -29,7 +29,7 @@ from bot.service import ChatService
 from bot.settings import Settings
 from bot.storage import Inbox, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
-from providers import ModelRegistry, default_registry
+from providers import SEED_PROVIDERS, ModelRegistry, default_registry
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +123,17 @@ async def _tell_interrupted(application: Application, store: Store) -> None:
 
 
 def make_registry(settings: Settings) -> ModelRegistry:
-    """The providers: every endpoint, then the seed providers; none at all on a first run
-    (nothing configured: :data:`FIRST_RUN` is logged, one WARNING line).
+    """The providers: every endpoint, then the seed providers whose ``<PROVIDER>_URL`` is set
+    (their own hosts are gone); none at all on a first run (nothing configured:
+    :data:`FIRST_RUN` is logged, one WARNING line).
 
     Raises :class:`providers.endpoints.EndpointsFileError` for a bad ``ENDPOINTS_FILE``."""
     if not settings.anything_configured:
         log.warning(FIRST_RUN)
         return ModelRegistry([])
-    return default_registry(settings)
+    seeds = [seed for seed in SEED_PROVIDERS
+             if seed.url_setting and getattr(settings, seed.url_setting)]
+    return default_registry(settings, seeds=seeds)
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:

@@ -114,10 +114,12 @@ class Endpoint(BaseModel):
 
 def env_endpoint(settings: ProviderSettings) -> Endpoint:
     """The ``OPENAI_*`` settings as the endpoint named ``openai``: ``OPENAI_MODELS`` (with
-    ``OPENAI_IMAGE_MODELS``) is its allow-list."""
+    ``OPENAI_IMAGE_MODELS``) is its allow-list; an empty ``OPENAI_MODELS`` allows every model
+    the endpoint lists."""
+    allowed = settings.openai_models
     return Endpoint(
         name="openai", base_url=settings.openai_base_url, api_key=settings.openai_api_key,
-        models=[*settings.openai_models, *settings.openai_image_models],
+        models=[*allowed, *settings.openai_image_models] if allowed else [],
         image_models=list(settings.openai_image_models),
         vision_models=list(settings.openai_vision_models))
 

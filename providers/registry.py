@@ -279,7 +279,9 @@ class ModelRegistry:
 
 
 def default_registry(settings: ProviderSettings | None = None,
-                     endpoints: Sequence[Endpoint] | None = None) -> ModelRegistry:
+                     endpoints: Sequence[Endpoint] | None = None,
+                     seeds: Sequence[type[AsyncGeneratorProvider]] = SEED_PROVIDERS,
+                     ) -> ModelRegistry:
     """The registry built once from an explicit ordered list: the endpoints (``endpoints``, by
     default :func:`~providers.endpoints.load_endpoints`: ``openai`` from ``OPENAI_*`` when
     configured, then ``ENDPOINTS_FILE``'s, in its order), then :data:`SEED_PROVIDERS`. With
@@ -289,6 +291,6 @@ def default_registry(settings: ProviderSettings | None = None,
         endpoints = load_endpoints(settings if settings is not None else current())
     providers: list[type[AsyncGeneratorProvider]] = [
         OpenAI.for_endpoint(endpoint, settings) for endpoint in endpoints]
-    for provider in SEED_PROVIDERS:
+    for provider in seeds:
         providers.append(provider if settings is None else provider.with_settings(settings))
     return ModelRegistry(providers)
