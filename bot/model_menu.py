@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.deps import allowed, deps_of, message_of, target_of
 from bot.formatting import shorten
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.model_keyboard import (
     NOOP,
     Page,
@@ -154,7 +154,8 @@ async def models_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     for provider, models in registry.models().items():
         listed = ", ".join(models[:LISTED_PER_PROVIDER]) or _("(no models)")
         if len(models) > LISTED_PER_PROVIDER:
-            listed += " " + _("… and {n} more: /model WORD finds them",
-                              n=len(models) - LISTED_PER_PROVIDER)
+            more = len(models) - LISTED_PER_PROVIDER
+            listed += " " + ngettext("… and {n} more: /model WORD finds it",
+                                     "… and {n} more: /model WORD finds them", more)
         blocks.append(f"{provider} ({_state(registry, provider)})\n  {listed}")
     await message.reply_text(shorten("\n".join(blocks), MESSAGE_LIMIT))
