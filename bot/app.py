@@ -21,6 +21,7 @@ from bot import chat_migration, handlers
 from bot.flood import FloodControl
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
 from bot.lifecycle import connect, set_command_menu, shut_down
+from bot.model_choice import make_registry
 from bot.model_refresh import keep_model_lists_fresh
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.polling import InboxPoller
@@ -29,19 +30,12 @@ from bot.service import ChatService
 from bot.settings import Settings
 from bot.storage import Inbox, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
-from providers import SEED_PROVIDERS, ModelRegistry, default_registry
+from providers import ModelRegistry
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "⚠️ My previous reply was interrupted by a restart. Send /retry to get it again."
-#: Logged once at start when nothing is configured (a first run): what to set.
-FIRST_RUN = (
-    "no model endpoint is configured: the bot answers every message with setup advice. Set "
-    "OPENAI_API_KEY (OpenAI), or OPENAI_BASE_URL=https://openrouter.ai/api/v1 and "
-    "OPENAI_API_KEY (OpenRouter), or OPENAI_BASE_URL=http://localhost:11434/v1 and "
-    "OPENAI_MODELS (a local Ollama), or ENDPOINTS_FILE (several endpoints, see "
-    "endpoints.example.toml), in .env or the environment, and restart the bot"
-)
+
 
 
 class TokenFormatter(logging.Formatter):
@@ -120,20 +114,6 @@ async def _tell_interrupted(application: Application, store: Store) -> None:
             )
         except Exception:  # noqa: BLE001 - one unreachable chat must not stop start-up
             log.warning("could not tell chat %s about an interrupted reply", reply.chat_id)
-
-
-def make_registry(settings: Settings) -> ModelRegistry:
-    """The providers: every endpoint, then the seed providers whose ``<PROVIDER>_URL`` is set
-    (their own hosts are gone); none at all on a first run (nothing configured:
-    :data:`FIRST_RUN` is logged, one WARNING line).
-
-    Raises :class:`providers.endpoints.EndpointsFileError` for a bad ``ENDPOINTS_FILE``."""
-    if not settings.anything_configured:
-        log.warning(FIRST_RUN)
-        return ModelRegistry([])
-    seeds = [seed for seed in SEED_PROVIDERS
-             if seed.url_setting and getattr(settings, seed.url_setting)]
-    return default_registry(settings, seeds=seeds)
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.control import ChatControl
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
 from bot.inputs.turn import Converters, UserTurn, user_turn
+from bot.model_choice import VANISHED, unavailable
 from bot.racing import race
 from bot.settings import Settings
 from bot.spoken import speak
@@ -52,22 +53,6 @@ SHUTDOWN_NOTICE = (
 )
 #: Told to a chat whose image turn /stop ended before an image was sent.
 IMAGE_STOPPED = "⏹ Stopped: no image was sent."
-#: Told instead of an answer on a first run: no endpoint and no seed provider URL is set.
-NOT_CONFIGURED = N_(
-    "⚙️ No model is configured yet, so I can't answer. The bot's administrator should put one "
-    "of these in its .env file and restart it:\n"
-    "• OpenAI: OPENAI_API_KEY=sk-…\n"
-    "• OpenRouter: OPENAI_BASE_URL=https://openrouter.ai/api/v1 and OPENAI_API_KEY=sk-or-…\n"
-    "• a local Ollama: OPENAI_BASE_URL=http://localhost:11434/v1 and OPENAI_MODELS=llama3.2\n"
-    "• several endpoints: ENDPOINTS_FILE=endpoints.toml (see endpoints.example.toml)"
-)
-#: Told instead of an answer when endpoints are configured but none offers a model now.
-NO_MODEL_OFFERED = N_(
-    "⚠️ None of the configured endpoints offers a model right now, so I can't answer. "
-    "Send /models to see them; the lists are asked again regularly."
-)
-
-
 class DeliveryError(RuntimeError):
     """A reply could not be delivered to the chat (e.g. Telegram kept refusing a photo).
 
@@ -160,13 +145,9 @@ class ChatService:
     # -- models ------------------------------------------------------------------------------
 
     def unavailable(self) -> str | None:
-        """Why no turn can be answered now, for the user (:data:`NOT_CONFIGURED` on a first
-        run, :data:`NO_MODEL_OFFERED` when no endpoint offers a model), or None."""
-        if not self.registry.providers:
-            return _(NOT_CONFIGURED)
-        if not self.registry.model_names():
-            return _(NO_MODEL_OFFERED)
-        return None
+        """Why no turn can be answered now, for the user, or None
+        (:func:`bot.model_choice.unavailable`)."""
+        return unavailable(self.registry)
 
     @property
     def default_model(self) -> str:
@@ -201,9 +182,7 @@ class ChatService:
         choice."""
         if chat is None or not chat.model or chat.model == model:
             return
-        await sink.notice(_(
-            "⚠️ The model {old} is no longer offered, so this chat now uses {model}. "
-            "Send /model to choose another.", old=chat.model, model=model))
+        await sink.notice(_(VANISHED, old=chat.model, model=model))
         await self.store.set_model(chat.id, model)
 
     async def set_model(self, target: ChatTarget, name: str) -> str:

@@ -213,7 +213,7 @@ async def test_first_run_with_nothing_configured_gives_advice(
     with caplog.at_level(logging.WARNING):
         await bot.start()
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and warnings[0].name == "bot.app"
+    assert len(warnings) == 1 and warnings[0].name == "bot.model_choice"
     line = warnings[0].getMessage()
     assert "\n" not in line
     for setting in ("OPENAI_API_KEY", "OPENAI_BASE_URL=https://openrouter.ai/api/v1",
