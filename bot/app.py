@@ -21,7 +21,7 @@ from bot import chat_migration, handlers
 from bot.flood import FloodControl
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
 from bot.lifecycle import connect, set_command_menu, shut_down
-from bot.model_choice import make_registry
+from bot.model_choice import FIRST_RUN, make_registry
 from bot.model_refresh import keep_model_lists_fresh
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.polling import InboxPoller
@@ -151,6 +151,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await application.start()
             await poller.start()
             log.info("bot @%s is polling", application.bot.username)
+            if not registry.providers:
+                log.warning(FIRST_RUN)  # one line: what to set
             await stop.wait()
             log.info("stopping: replies being written get %g s to finish", settings.shutdown_grace)
             deps: handlers.Deps = application.bot_data["deps"]

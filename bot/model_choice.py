@@ -4,16 +4,12 @@ user's words for a turn no model can answer. Telegram-free (the console uses it 
 
 from __future__ import annotations
 
-import logging
-
 from bot.i18n import N_, _
 from bot.settings import Settings
 from providers import SEED_PROVIDERS, ModelRegistry, default_registry
 
 __all__ = ["FIRST_RUN", "NOT_CONFIGURED", "NO_MODEL_OFFERED", "VANISHED", "make_registry",
            "unavailable"]
-
-log = logging.getLogger(__name__)
 
 #: Logged once at start when nothing is configured (a first run): what to set.
 FIRST_RUN = (
@@ -46,12 +42,11 @@ VANISHED = N_(
 
 def make_registry(settings: Settings) -> ModelRegistry:
     """The providers: every endpoint, then the seed providers whose ``<PROVIDER>_URL`` is set
-    (their own hosts are gone); none at all on a first run (nothing configured:
-    :data:`FIRST_RUN` is logged, one WARNING line).
+    (their own hosts are gone); none at all on a first run (nothing configured: the caller
+    logs :data:`FIRST_RUN` once it runs).
 
     Raises :class:`providers.endpoints.EndpointsFileError` for a bad ``ENDPOINTS_FILE``."""
     if not settings.anything_configured:
-        log.warning(FIRST_RUN)
         return ModelRegistry([])
     seeds = [seed for seed in SEED_PROVIDERS
              if seed.url_setting and getattr(settings, seed.url_setting)]

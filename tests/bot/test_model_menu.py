@@ -212,17 +212,17 @@ async def test_first_run_with_nothing_configured_gives_advice(
     bot = make_bot(**NOTHING)
     with caplog.at_level(logging.WARNING):
         await bot.start()
+        bot.telegram.send_message(CHAT, "hello")
+        advice = await bot.wait_for_containing(CHAT, "No model is configured yet")
+    assert "OPENAI_API_KEY=sk-…" in advice.text and "ENDPOINTS_FILE=" in advice.text
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and warnings[0].name == "bot.model_choice"
+    assert len(warnings) == 1 and warnings[0].name == "bot.app"
     line = warnings[0].getMessage()
     assert "\n" not in line
     for setting in ("OPENAI_API_KEY", "OPENAI_BASE_URL=https://openrouter.ai/api/v1",
                     "OPENAI_BASE_URL=http://localhost:11434/v1", "ENDPOINTS_FILE"):
         assert setting in line
 
-    bot.telegram.send_message(CHAT, "hello")
-    advice = await bot.wait_for_containing(CHAT, "No model is configured yet")
-    assert "OPENAI_API_KEY=sk-…" in advice.text and "ENDPOINTS_FILE=" in advice.text
     for command in ("/start", "/model", "/models", "/retry"):
         bot.telegram.send_message(CHAT, command)
     await bot.wait_bot_text(CHAT, lambda ms: len(ms) == 5)
