@@ -276,3 +276,16 @@ def test_the_example_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [e.name for e in endpoints] == ["openai", "openrouter", "ollama"]
     assert endpoints[1].headers.keys() == {"HTTP-Referer", "X-Title"}
     assert endpoints[2].key() is None
+
+
+def test_api_key_env_is_read_from_the_environment_or_dot_env(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every setting: the variable, else its line in ``.env`` (the working directory's)."""
+    monkeypatch.delenv("ROUTER_KEY", raising=False)
+    path = write(tmp_path, '[endpoints.r]\nbase_url = "http://x/v1"\napi_key_env = "ROUTER_KEY"\n')
+    (tmp_path / ".env").write_text("ROUTER_KEY=from-dot-env\n")
+    [endpoint] = load_endpoints(only_file(endpoints_file=str(path)))
+    assert endpoint.key() == "from-dot-env" and "from-dot-env" not in repr(endpoint)
+    monkeypatch.setenv("ROUTER_KEY", "from-environment")
+    [endpoint] = load_endpoints(only_file(endpoints_file=str(path)))
+    assert endpoint.key() == "from-environment"
