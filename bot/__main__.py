@@ -73,11 +73,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(run_check(settings))
     from bot.lifecycle import StartupError
     from bot.storage import SchemaUpgradeError
-    from providers.endpoints import EndpointsFileError
+    from providers.endpoints import EndpointConfigError
 
     try:
         asyncio.run(_run(settings))
-    except EndpointsFileError as error:
+    except EndpointConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     except SchemaUpgradeError as error:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 
 from providers.base import ImageResponse, Messages
-from providers.endpoints import EndpointsFileError
+from providers.endpoints import EndpointConfigError
 from providers.errors import ProviderError
 from providers.registry import ModelRegistry, default_registry
 
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         registry = default_registry()
-    except EndpointsFileError as error:
+    except EndpointConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.list:

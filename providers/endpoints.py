@@ -32,14 +32,19 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from providers.settings import ProviderSettings
 
-__all__ = ["Endpoint", "EndpointsFileError", "env_endpoint", "load_endpoints"]
+__all__ = ["Endpoint", "EndpointConfigError", "EndpointsFileError", "env_endpoint",
+           "load_endpoints"]
 
 #: What an endpoint's name may be: it is the first segment of ``name/model``.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _GLOB = re.compile(r"[*?\[]")
 
 
-class EndpointsFileError(ValueError):
+class EndpointConfigError(ValueError):
+    """The endpoints cannot be configured; the message is one line naming what to fix."""
+
+
+class EndpointsFileError(EndpointConfigError):
     """``ENDPOINTS_FILE`` cannot be used; the message is one line naming the file and the line."""
 
 
@@ -53,7 +58,7 @@ class Endpoint(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN, max_length=40)
-    base_url: str = Field(pattern=r"^https?://\S+$")
+    base_url: str
     api_key: SecretStr | None = None
     api_key_env: str | None = None
     models: list[str] = []
@@ -69,6 +74,13 @@ class Endpoint(BaseModel):
         if any(not model for model in ids):
             raise ValueError("a model id is empty")
         return ids
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+\S*", value.strip()):
+            raise ValueError("must be an http:// or https:// URL, up to and including /v1")
+        return value.strip()
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -128,10 +140,17 @@ def load_endpoints(settings: ProviderSettings) -> list[Endpoint]:
     """Every configured endpoint in fallback order: ``openai`` (the ``OPENAI_*`` settings, when
     configured and not replaced by the file), then ``ENDPOINTS_FILE``'s in file order.
 
-    Raises EndpointsFileError for a missing, unreadable, malformed or invalid file."""
+    Raises EndpointsFileError for a missing, unreadable, malformed or invalid file, and
+    EndpointConfigError for an ``OPENAI_BASE_URL`` that is not an http(s) URL."""
     endpoints = _read_file(Path(settings.endpoints_file)) if settings.endpoints_file else []
     if settings.openai_configured and all(e.name.lower() != "openai" for e in endpoints):
-        endpoints.insert(0, env_endpoint(settings))
+        try:
+            endpoints.insert(0, env_endpoint(settings))
+        except ValidationError as error:
+            field = str(error.errors()[0].get("loc", ("",))[0])
+            name = "OPENAI_BASE_URL" if field == "base_url" else "OPENAI_MODELS"
+            raise EndpointConfigError(
+                f"{name}: {_describe(error).partition(': ')[2] or _describe(error)}") from None
     return endpoints
 
 

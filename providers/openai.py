@@ -121,9 +121,12 @@ class OpenAI(AsyncGeneratorProvider, ProviderModelMixin):
     async def refresh_models(cls) -> list[str]:
         """Ask ``GET {base}/models`` (within ``MODELS_TIMEOUT`` seconds) and keep its ids in
         :attr:`catalog`; returns the models now offered. On failure the catalog keeps its last
-        good list, records the error's message and the error is raised (ProviderError)."""
+        good list, records the error's message and the error is raised (ProviderError). An
+        endpoint with ``fetch_models = false`` is not asked: its allow-list is its list."""
         if cls.catalog is None:
             cls.catalog = ModelCatalog()
+        if not cls.get_endpoint().fetch_models:
+            return cls.offered_models()
         settings = cls.get_settings()
         try:
             ids = await fetch_model_ids(cls.api_url("/models"), cls.request_headers(),

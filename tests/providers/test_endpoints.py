@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from providers import ProviderSettings, UnknownModelError, default_registry
-from providers.endpoints import EndpointsFileError, load_endpoints
+from providers.endpoints import EndpointConfigError, EndpointsFileError, load_endpoints
 from providers.settings import DEFAULT_OPENAI_BASE_URL
 from tests.fakes.providers import FakeProviders, Reply
 from tests.providers.helpers import MESSAGES
@@ -238,7 +238,7 @@ def test_openai_settings_are_the_endpoint_named_openai(tmp_path: Path) -> None:
     ('[endpoints.a]\nbase_url = "http://x/v1"\n\n[endpoints.b]\napi_key = "k"\n',
      "endpoints.toml, line 4, [endpoints.b]: base_url is required"),
     ('[endpoints.a]\nbase_url = "ftp://x"\n',
-     "endpoints.toml, line 1, [endpoints.a]: base_url: String should match pattern"),
+     "endpoints.toml, line 1, [endpoints.a]: base_url: must be an http:// or https:// URL"),
     ('[endpoints.a]\nbase_url = "http://x/v1"\nmodel = ["a"]\n',
      "endpoints.toml, line 1, [endpoints.a]: model is not a known setting"),
     ('[endpoints."has space"]\nbase_url = "http://x/v1"\n',
@@ -289,3 +289,19 @@ def test_api_key_env_is_read_from_the_environment_or_dot_env(
     monkeypatch.setenv("ROUTER_KEY", "from-environment")
     [endpoint] = load_endpoints(only_file(endpoints_file=str(path)))
     assert endpoint.key() == "from-environment"
+
+
+def test_a_bad_openai_base_url_is_named() -> None:
+    with pytest.raises(EndpointConfigError) as info:
+        load_endpoints(ProviderSettings(openai_base_url="localhost:11434/v1"))
+    assert str(info.value) == (
+        "OPENAI_BASE_URL: must be an http:// or https:// URL, up to and including /v1")
+
+
+async def test_an_endpoint_that_is_not_asked_for_its_list(fake: FakeProviders,
+                                                        tmp_path: Path) -> None:
+    path = write(tmp_path, f'[endpoints.fixed]\nbase_url = "{fake.origin}/openai/v1"\n'
+                           'api_key = "test-key"\nmodels = ["only-this"]\nfetch_models = false\n')
+    registry = default_registry(only_file(endpoints_file=str(path)))
+    assert await registry.refresh() == set()
+    assert registry.models()["fixed"] == ["only-this"] and not fake.requests_for("models")
