@@ -38,7 +38,9 @@ def bot_env(
     telegram: FakeTelegram, fake: FakeProviders, database: str, bot_root: Path | None = None
 ) -> dict[str, str]:
     """The environment of ``python -m bot`` against the fakes, with its database file; the bot
-    is imported from ``bot_root`` (default: this checkout)."""
+    is imported from ``bot_root`` (default: this checkout). The fake's ``GET /models`` lists
+    :data:`MODEL` (the bot asks it at start)."""
+    fake.models = [MODEL]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OPENAI_"))}
     env.update(fake.env())
     env.update(

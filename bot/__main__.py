@@ -2,7 +2,8 @@
 ``python -m bot healthcheck`` tells whether the running bot is healthy.
 
 Settings come from the environment and ``.env`` (see ``.env.example``). Exit statuses: 0 after
-SIGTERM/SIGINT (a clean shutdown); 2 with one line when a setting is missing or bad, or when
+SIGTERM/SIGINT (a clean shutdown); 2 with one line when a setting is missing or bad (the
+``ENDPOINTS_FILE`` too: the line names the file, its line and the problem), or when
 Telegram rejects the token or the Bot API URL (a person must fix it: not retried); 1 with one
 line when the database cannot be used, and for any other error (its traceback is logged, the
 token hidden). ``healthcheck`` exits 0 when the bot polled Telegram within HEARTBEAT_MAX_AGE
@@ -72,9 +73,13 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(run_check(settings))
     from bot.lifecycle import StartupError
     from bot.storage import SchemaUpgradeError
+    from providers.endpoints import EndpointConfigError
 
     try:
         asyncio.run(_run(settings))
+    except EndpointConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     except SchemaUpgradeError as error:
         print(f"Database error: {error}", file=sys.stderr)
         raise SystemExit(1) from None

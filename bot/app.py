@@ -10,6 +10,7 @@ the inbox (:mod:`bot.polling`: updates taken before a restart are handled first)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -22,6 +23,8 @@ from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
 from bot.i18n import N_, _, current_language, using_language
 from bot.language import chosen_language
 from bot.lifecycle import connect, set_command_menu, shut_down
+from bot.model_choice import FIRST_RUN, make_registry
+from bot.model_refresh import keep_model_lists_fresh
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.polling import InboxPoller
 from bot.retries import RetryingRateLimiter
@@ -29,13 +32,14 @@ from bot.service import ChatService
 from bot.settings import Settings
 from bot.storage import Inbox, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
-from providers import ModelRegistry, default_registry
+from providers import ModelRegistry
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED = N_(
     "⚠️ My previous reply was interrupted by a restart. Send /retry to get it again."
 )
+
 
 
 class TokenFormatter(logging.Formatter):
@@ -122,10 +126,14 @@ async def _tell_interrupted(application: Application, store: Store) -> None:
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the bot until ``stop`` is set: migrate, wait for Telegram, poll, answer, shut down.
+    The endpoints' model lists are asked for while Telegram is reached, awaited before the
+    first poll, and refreshed every ``MODELS_REFRESH`` seconds from then on.
 
-    Raises :class:`bot.lifecycle.StartupError` when Telegram rejects the token or the URL, and
-    :class:`bot.storage.SchemaUpgradeError` when the database cannot be upgraded.
+    Raises :class:`bot.lifecycle.StartupError` when Telegram rejects the token or the URL,
+    :class:`bot.storage.SchemaUpgradeError` when the database cannot be upgraded, and
+    :class:`providers.endpoints.EndpointsFileError` for a bad ``ENDPOINTS_FILE``.
     """
+    registry = make_registry(settings)  # a bad endpoints file stops start-up first
     providers.settings.configure(settings)
     # The language of what is written outside an update (the tasks started here inherit it).
     current_language.set(settings.default_language)
@@ -133,8 +141,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await upgrade_in_subprocess(settings.database_url)
     store = await Store.open(settings.database_url, migrate=False)
     heartbeat = Heartbeat(heartbeat_path(settings))
+    listing = asyncio.create_task(registry.refresh())
+    refresher: asyncio.Task[None] | None = None
     try:
-        registry = default_registry(settings)
         application = build_application(settings, store, registry, heartbeat)
         poller = InboxPoller(
             application,
@@ -149,9 +158,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 application.bot, handlers.COMMANDS, settings.default_language
             )
             await _tell_interrupted(application, store)
+            refresher = asyncio.create_task(keep_model_lists_fresh(
+                registry, await listing, settings.models_refresh, settings.models_retry))
             await application.start()
             await poller.start()
             log.info("bot @%s is polling", application.bot.username)
+            if not registry.providers:
+                log.warning(FIRST_RUN)  # one line: what to set
             await stop.wait()
             log.info("stopping: replies being written get %g s to finish", settings.shutdown_grace)
             deps: handlers.Deps = application.bot_data["deps"]
@@ -160,6 +173,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         finally:
             await application.shutdown()
     finally:
+        for task in (listing, refresher):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         heartbeat.clear()
         await store.close()
         providers.settings.configure(None)

@@ -14,10 +14,11 @@ import sys
 from collections.abc import AsyncIterable
 
 import providers.settings
+from bot.model_choice import make_registry
 from bot.service import ChatService, ChatTarget, SinkReply, WriteCallback
 from bot.settings import Settings
 from bot.storage import Store
-from providers import ImageResponse, Reasoning, UnknownModelError, default_registry
+from providers import ImageResponse, Reasoning, UnknownModelError
 
 CONSOLE_TOKEN = "0:console-needs-no-token"
 
@@ -74,7 +75,9 @@ async def console(settings: Settings, chat_id: int) -> None:
     providers.settings.configure(settings)
     store = await Store.open(settings.database_url, migrate=True)
     try:
-        service = ChatService(store, default_registry(settings), settings)
+        registry = make_registry(settings)
+        await registry.refresh()
+        service = ChatService(store, registry, settings)
         target, sink = ChatTarget(chat_id), ConsoleSink()
         print(f"model: {await service.current_model(target)} — /model NAME, /new, /quit")
         loop = asyncio.get_running_loop()

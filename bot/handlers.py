@@ -28,7 +28,7 @@ from bot.access import is_moderator
 from bot.deps import Deps, allowed, deps_of, message_of, sink_of, target_of, user_id_of
 from bot.i18n import N_, _, ngettext
 from bot.inputs import FileFetcher
-from bot.model_menu import model_button, model_command, models_command
+from bot.model_menu import CALLBACK_PATTERN, model_button, model_command, models_command
 
 __all__ = ["COMMANDS", "Deps", "addressed_text", "register", "target_of"]
 
@@ -142,10 +142,20 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if await allowed(update, deps_of(context)):
+    """Greet, name the chat's current model (or say what is not configured), then the help."""
+    deps = deps_of(context)
+    if await allowed(update, deps):
         user = update.effective_user
         greeting = _("Hello, {name}!", name=user.first_name) if user else _("Hello!")
-        await message_of(update).reply_text(f"{greeting}\n\n{_(HELP)}")
+        message = message_of(update)
+        service = deps.service
+        reason = service.unavailable()
+        if reason is None:
+            model = await service.current_model(target_of(message))
+            about = _("Current model: {model} (/model switches).", model=model)
+        else:
+            about = reason
+        await message.reply_text(f"{greeting}\n\n{about}\n\n{_(HELP)}")
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -274,7 +284,7 @@ def register(application: Application) -> None:
     persona_menu.register(application)  # /system, /persona, their buttons (before the model's)
     usage.register(application)
     application.add_handler(CommandHandler("reasoning", reasoning_command))
-    application.add_handler(CallbackQueryHandler(model_button))
+    application.add_handler(CallbackQueryHandler(model_button, pattern=CALLBACK_PATTERN))
     register_media(application)  # files and /voice (bot/media_handlers.py), before text
     text = filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(text, on_text))

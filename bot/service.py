@@ -23,6 +23,7 @@ from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
 from bot.inputs.turn import Converters, UserTurn, user_turn
+from bot.model_choice import VANISHED, unavailable
 from bot.racing import race
 from bot.settings import Settings
 from bot.spoken import speak
@@ -167,26 +168,46 @@ class ChatService:
 
     # -- models ------------------------------------------------------------------------------
 
+    def unavailable(self) -> str | None:
+        """Why no turn can be answered now, for the user, or None
+        (:func:`bot.model_choice.unavailable`)."""
+        return unavailable(self.registry)
+
     @property
     def default_model(self) -> str:
-        """DEFAULT_MODEL, or the registry's first model when unset."""
+        """DEFAULT_MODEL, or the registry's first model when it is unset or not offered (now);
+        ``""`` when no model is offered at all."""
         if self.settings.default_model:
-            return self.registry.canonical(self.settings.default_model)
-        return self.registry.model_names()[0]
+            try:
+                return self.registry.canonical(self.settings.default_model)
+            except UnknownModelError:
+                log.warning("DEFAULT_MODEL %r is not offered now; using the first model",
+                            self.settings.default_model)
+        return next(iter(self.registry.model_names()), "")
 
     def model_of(self, chat: ChatRecord | None) -> str:
         """The chat's chosen model, or the default when none is chosen (or it vanished)."""
         return self._routes_of(chat)[0]
 
     def _routes_of(self, chat: ChatRecord | None) -> tuple[str, list[Route]]:
-        """The chat's model and its providers in fallback order."""
+        """The chat's model and its providers in fallback order (``("", [])`` when no model is
+        offered at all)."""
         if chat is not None and chat.model:
             try:
                 return chat.model, self.registry.resolve(chat.model)
             except UnknownModelError:
                 log.warning("chat %s: stored model %r is no longer offered", chat.id, chat.model)
         model = self.default_model
-        return model, self.registry.resolve(model)
+        return (model, self.registry.resolve(model)) if model else ("", [])
+
+    async def _vanished(self, chat: ChatRecord | None, model: str, sink: ReplySink) -> None:
+        """The chat's chosen model is no longer offered (its endpoint's list dropped it, or the
+        endpoint is gone): the chat is told, and the default (``model``) is stored as its
+        choice."""
+        if chat is None or not chat.model or chat.model == model:
+            return
+        await sink.notice(_(VANISHED, old=chat.model, model=model))
+        await self.store.set_model(chat.id, model)
 
     async def set_model(self, target: ChatTarget, name: str) -> str:
         """Switch a chat's model; returns the canonical name. Raises UnknownModelError."""
@@ -214,7 +235,10 @@ class ChatService:
         the message and the reply are stored as the reply is written. ``files`` fetches the
         earlier turns' photos again for a model that can see (without it they go as text).
         A turn dropped by ``/stop`` (``user_id``'s, or everyone's) is stored as stopped and not
-        answered (status ``STOPPED``)."""
+        answered (status ``STOPPED``). With no model to answer (:meth:`unavailable`) the chat is
+        told why and nothing is stored (status ``FAILED``)."""
+        if (reason := self.unavailable()) is not None:
+            return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
             return await self._dropped(target, text, telegram_message_id, dropped)
@@ -239,7 +263,10 @@ class ChatService:
 
         A file that cannot be used gets a one-line answer and no turn (returns None); a
         transcription endpoint that fails ends the turn as failed, with the voice stored. A turn
-        dropped by ``/stop`` is stored as stopped (its caption) and not answered."""
+        dropped by ``/stop`` is stored as stopped (its caption) and not answered. With no model
+        to answer, the chat is told why (as :meth:`run_turn`)."""
+        if (reason := self.unavailable()) is not None:
+            return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
             return await self._dropped(target, text, telegram_message_id, dropped)
@@ -267,7 +294,10 @@ class ChatService:
     ) -> str | None:
         """Why a file of ``kind`` (``"photo"``, ``"voice"``, ``"document"``) cannot be taken
         in this chat before it is even downloaded, or None: photos need a model that can see,
-        voice needs TRANSCRIPTION_MODEL and at most VOICE_MAX_SECONDS ``seconds``."""
+        voice needs TRANSCRIPTION_MODEL and at most VOICE_MAX_SECONDS ``seconds``; with no
+        model at all, :meth:`unavailable`'s reason."""
+        if (reason := self.unavailable()) is not None:
+            return reason
         model, routes = self._routes_of(await self.store.get_chat(target.chat_id))
         return refusal(
             kind,
@@ -292,7 +322,10 @@ class ChatService:
 
         Returns None when the conversation has no user message yet; a retry (``/retry`` is
         message ``telegram_message_id``) dropped by ``/stop`` changes nothing (``STOPPED``).
+        With no model to answer, the chat is told why (as :meth:`run_turn`).
         """
+        if (reason := self.unavailable()) is not None:
+            return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
             return await self._dropped(target, None, telegram_message_id, dropped)
@@ -303,6 +336,10 @@ class ChatService:
             return refused  # before the reply it would replace is deleted
         await self.store.delete_last_reply(target.chat_id, target.thread_id)
         return await self._answer(target, sink, None, telegram_message_id, files, user_id)
+
+    async def _cannot_answer(self, sink: ReplySink, reason: str) -> TurnResult:
+        await sink.notice(reason)
+        return TurnResult(ReplyStatus.FAILED, "", "", None, [], reason)
 
     async def _dropped(
         self,
@@ -357,6 +394,7 @@ class ChatService:
             await sink.notice(_(NO_DATABASE))
             raise
         model, routes = self._routes_of(chat)
+        await self._vanished(chat, model, sink)
         images = {}
         if any(route.can_see for route in routes):
             images = await history_images(

@@ -3,13 +3,16 @@
     python -m providers --list
     python -m providers --model gpt-4o "Hello"             # streams the reply to stdout
     python -m providers --model AiAsk/gpt-3.5-turbo "Hi"   # pin one provider
+    python -m providers --model openrouter/deepseek/deepseek-r1 "Hi"   # pin an endpoint
     python -m providers --model dalle --output cat.png "A cat"
     echo "Hello" | python -m providers
 
-Settings come from the environment (``providers.settings``). Exit status: 0 on success, 1
+Settings come from the environment (``providers.settings``), the endpoints from
+``ENDPOINTS_FILE`` too; every endpoint's model list (``GET /models``) is asked first (a failed
+one is a log line on stderr and keeps the configured list). Exit status: 0 on success, 1
 when the model is unknown, every provider failed, or the reply was cut short or failed midway
 (the error goes to stderr, each provider's failure with its details as a log line), 2 for bad
-arguments (argparse).
+arguments (argparse) or a bad endpoints file (one line).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 
 from providers.base import ImageResponse, Messages
+from providers.endpoints import EndpointConfigError
 from providers.errors import ProviderError
 from providers.registry import ModelRegistry, default_registry
 
@@ -29,7 +33,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m providers", description=__doc__.split("\n")[0])
     parser.add_argument("prompt", nargs="*", help="the message (default: read stdin)")
     parser.add_argument("-m", "--model", default="gpt-3.5-turbo",
-                        help="model id, alias or Provider/model (default: %(default)s)")
+                        help="model id, alias, Provider/model or endpoint/model "
+                             "(default: %(default)s)")
     parser.add_argument("-l", "--list", action="store_true", help="list providers and models")
     parser.add_argument("-s", "--system", help="a system message to put first")
     parser.add_argument("-o", "--output", help="save a generated image to this file")
@@ -43,6 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def list_models(registry: ModelRegistry) -> None:
+    asyncio.run(registry.refresh())
     for provider, models in registry.models().items():
         print(f"{provider}: {', '.join(models)}")
 
@@ -54,6 +60,7 @@ async def run(registry: ModelRegistry, args: argparse.Namespace, prompt: str) ->
     kwargs = {"timeout": args.timeout, "proxy": args.proxy}
     if args.no_stream:
         kwargs["stream"] = False
+    await registry.refresh()
     try:
         routes = registry.resolve(args.model)
         answered = ""
@@ -86,7 +93,11 @@ def describe_image(image: ImageResponse, output: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    registry = default_registry()
+    try:
+        registry = default_registry()
+    except EndpointConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.list:
         list_models(registry)
         return 0

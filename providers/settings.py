@@ -12,6 +12,12 @@ Variables (names are case-insensitive, as pydantic-settings reads them):
   default ``gpt-4o-mini,gpt-4o``), ``OPENAI_IMAGE_MODELS`` (comma-separated, default ``dall-e-3``),
   ``OPENAI_VISION_MODELS`` (comma-separated: the models that take images in; default
   ``gpt-4o-mini,gpt-4o``).
+- ``ENDPOINTS_FILE``: a TOML file of OpenAI-compatible endpoints (``providers.endpoints``;
+  ``endpoints.example.toml``); unset: only the ``OPENAI_*`` one.
+- ``MODELS_REFRESH``: seconds between two fetches of every endpoint's ``GET /models``
+  (default 3600); ``MODELS_RETRY``: seconds before an endpoint whose ``/models`` failed is
+  asked again (default 60); ``MODELS_TIMEOUT``: seconds one ``/models`` request may take in
+  all (default 10).
 - ``PROXY_URL``: default proxy for every provider (``http://host:port``).
 - ``PROVIDER_CONNECT_TIMEOUT``: seconds to open a connection to the provider or the proxy
   (default 10).
@@ -68,6 +74,11 @@ class ProviderSettings(BaseSettings):
     openai_image_models: Annotated[list[str], NoDecode] = ["dall-e-3"]
     openai_vision_models: Annotated[list[str], NoDecode] = ["gpt-4o-mini", "gpt-4o"]
 
+    endpoints_file: str | None = None
+    models_refresh: float = Field(default=3600.0, ge=10)
+    models_retry: float = Field(default=60.0, ge=1)
+    models_timeout: float = Field(default=10.0, gt=0, le=300)
+
     proxy_url: str | None = None
     provider_connect_timeout: float = Field(default=10.0, gt=0)
     provider_first_byte_timeout: float = Field(
@@ -84,7 +95,8 @@ class ProviderSettings(BaseSettings):
         return split_commas(value)
 
     @field_validator("aiask_url", "chatanywhere_url", "ai365vip_url", "aichats_url",
-                     "ylokh_url", "proxy_url", "openai_api_key", "aichats_cookie", mode="before")
+                     "ylokh_url", "proxy_url", "openai_api_key", "aichats_cookie", "endpoints_file",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         """An empty variable (``PROXY_URL=``) means "not set"."""
@@ -98,6 +110,18 @@ class ProviderSettings(BaseSettings):
         (a local OpenAI-compatible server such as Ollama needs no key)."""
         base = self.openai_base_url.rstrip("/")
         return self.openai_api_key is not None or base != DEFAULT_OPENAI_BASE_URL
+
+    @property
+    def seed_urls_set(self) -> bool:
+        """True when any seed provider's ``<PROVIDER>_URL`` is set (their own hosts are gone)."""
+        return any((self.aiask_url, self.chatanywhere_url, self.ai365vip_url, self.aichats_url,
+                    self.ylokh_url))
+
+    @property
+    def anything_configured(self) -> bool:
+        """False on a first run: no ``OPENAI_*`` endpoint, no ``ENDPOINTS_FILE`` and no seed
+        provider URL, so no model can answer."""
+        return self.openai_configured or bool(self.endpoints_file) or self.seed_urls_set
 
 
 _configured: ProviderSettings | None = None

@@ -38,7 +38,14 @@ async def test_model_without_argument_shows_a_keyboard_that_switches(bot: Runnin
     labels = [b["text"] for b in buttons]
     assert "— OpenAI —" in labels and "— AiChats —" in labels  # grouped by provider
     assert "✓ gpt-4o-mini" in labels
-    dalle = next(b for b in buttons if b["text"] == "dalle")
+    following = next(b for b in buttons if b["text"] == "Next ▶")
+    bot.telegram.press_button(CHAT, menu.message_id, following["callback_data"])
+    await bot.telegram.wait_for(lambda: any(
+        b["text"] == "dalle" for row in (bot.telegram.bot_messages(CHAT)[0].reply_markup or {})
+        .get("inline_keyboard", []) for b in row))
+    menu = bot.telegram.bot_messages(CHAT)[0]
+    dalle = next(b for row in menu.reply_markup["inline_keyboard"] for b in row
+                 if b["text"] == "dalle")
 
     bot.telegram.press_button(CHAT, menu.message_id, dalle["callback_data"])
     await bot.wait_for_containing(CHAT, "Current model: AiChats/dalle")
@@ -171,6 +178,7 @@ async def test_model_buttons_fit_telegram_s_64_bytes_whatever_the_model_id(
     make_bot: Callable[..., RunningBot],
 ) -> None:
     bot = make_bot(openai_models=f"gpt-4o-mini,{LONG_MODEL}")
+    bot.providers.models = ["gpt-4o-mini", LONG_MODEL]  # what its GET /models lists
     await bot.start()
     bot.telegram.send_message(CHAT, "/model")
     menu = await bot.wait_for_containing(CHAT, "Current model: gpt-4o-mini")

@@ -92,7 +92,9 @@ async def test_the_same_conversation_in_the_users_language(
     assert texts[0].startswith(wanted[0] + "\n\n")  # then the help
     assert texts[1:] == ["The answer is 42." if w is None else w for w in wanted[1:]]
     if expected == "ru":
-        assert texts[0] == f"Здравствуйте, Ada!\n\n{HELP_RU}"
+        assert texts[0] == (
+            f"Здравствуйте, Ada!\n\nТекущая модель: gpt-4o-mini (сменить — /model).\n\n{HELP_RU}"
+        )
         print(f"\nRussian /start (help):\n{texts[0]}\nRussian error notice:\n{texts[3]}")
 
 

@@ -156,3 +156,15 @@ async def test_console_runs_turns_without_telegram(tmp_path: Path) -> None:
         {"role": "assistant", "content": "First answer."},
         {"role": "user", "content": "and again"},
     ]
+
+
+async def test_a_malformed_endpoints_file_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "endpoints.toml"
+    path.write_text('[endpoints.router]\nbase_url = "https://openrouter.ai/api/v1"\n'
+                    'models = ["a" "b"]\n')
+    env = bot_env(tmp_path, TELEGRAM_BOT_TOKEN="123:abc", ENDPOINTS_FILE=str(path))
+    process = await start_bot(tmp_path, env)
+    _out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert err.decode().strip() == (
+        f"Configuration error: Endpoints file {path}, line 3, column 15: Unclosed array")

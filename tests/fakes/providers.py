@@ -15,7 +15,10 @@ Paths (behind ``origin``, ``http://127.0.0.1:PORT``)::
     POST /openai/v1/chat/completions       OpenAI chat completions (needs the API key)
     POST /openai/v1/images/generations     OpenAI images: b64_json, or url (the default)
     GET  /openai/v1/files/<name>           the image file of a url reply (no key needed)
-    GET  /openai/v1/models                 the model list
+    GET  /openai/v1/models                 the model list: ``{"object": "list", "data":
+                                           [{"id", "object", "created", "owned_by"}]}`` of
+                                           ``fake.models`` (queued as "models", recorded
+                                           in ``list_requests``; needs the API key)
     POST /openai/v1/audio/transcriptions   multipart file + model -> {"text": reply.text}
                                            (recorded as "transcription": ``json`` holds the
                                            form's fields, ``body`` the file's bytes)
@@ -82,6 +85,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 PROVIDERS = ("aiask", "chatanywhere", "ai365vip", "aichats", "ylokh", "openai")
 AUDIO = ("transcription", "speech")  # the OpenAI endpoint's audio API, queued on their own
+LISTS = ("models",)  # the OpenAI endpoint's GET /models, queued on its own
+DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "dall-e-3")
 DEFAULT_SPEECH = b"OggS\x00\x02" + bytes(range(256)) * 4  # stands for an OGG/Opus file
 
 
@@ -164,10 +169,14 @@ class FakeProviders:
         self.host, self.port = host, port
         self.api_key = api_key  # the OpenAI fake wants "Bearer <api_key>"; None: no check
         self.origin = ""
-        self.requests: list[RecordedRequest] = []
-        self.default: dict[str, Reply] = {provider: Reply() for provider in PROVIDERS + AUDIO}
+        self.requests: list[RecordedRequest] = []  # every request but GET /models
+        self.list_requests: list[RecordedRequest] = []  # GET /models (asked at every start)
+        self.default: dict[str, Reply] = {
+            provider: Reply() for provider in PROVIDERS + AUDIO + LISTS}
+        self.models: list[str] = list(DEFAULT_MODELS)  # what GET /openai/v1/models lists
         self.files: dict[str, tuple[bytes, str]] = {}
-        self._queues: dict[str, deque[Reply]] = {name: deque() for name in PROVIDERS + AUDIO}
+        self._queues: dict[str, deque[Reply]] = {
+            name: deque() for name in PROVIDERS + AUDIO + LISTS}
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         # providers whose chat endpoint answers any request with ``stream_options`` with a 400
@@ -193,7 +202,7 @@ class FakeProviders:
         add("POST", "/openai/v1/chat/completions", self._provider("openai", self._chat))
         add("POST", "/openai/v1/images/generations", self._provider("openai", self._images))
         add("GET", "/openai/v1/files/{name}", self._file("openai"))
-        add("GET", "/openai/v1/models", self._provider("openai", self._models))
+        add("GET", "/openai/v1/models", self._provider("models", self._models))
         add("POST", "/openai/v1/audio/transcriptions",
             self._provider("transcription", self._transcription))
         add("POST", "/openai/v1/audio/speech", self._provider("speech", self._speech))
@@ -224,7 +233,9 @@ class FakeProviders:
         self._queues[provider].extend(replies)
 
     def requests_for(self, provider: str) -> list[RecordedRequest]:
-        return [request for request in self.requests if request.provider == provider]
+        """The requests to ``provider`` (``"models"``: the GET /models requests)."""
+        recorded = self.list_requests if provider in LISTS else self.requests
+        return [request for request in recorded if request.provider == provider]
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -245,7 +256,7 @@ class FakeProviders:
         recorded = RecordedRequest(provider, request.method, request.path,
                                    CIMultiDictProxy(CIMultiDict(request.headers)), parsed, body,
                                    time.monotonic(), request.raw_path)
-        self.requests.append(recorded)
+        (self.list_requests if provider in LISTS else self.requests).append(recorded)
         return recorded
 
     def _provider(self, provider: str, render: Callable[..., tuple[list[bytes], str]]) -> Any:
@@ -260,7 +271,7 @@ class FakeProviders:
                 await self._sleep(reply.hang)
                 if self._closing.is_set():
                     return web.Response(status=503)
-            if provider in ("openai", *AUDIO) and self.api_key is not None and request.headers.get(
+            if provider in ("openai", *AUDIO, *LISTS) and self.api_key is not None and request.headers.get(
                     "Authorization") != f"Bearer {self.api_key}":
                 given = request.headers.get("Authorization", "").removeprefix("Bearer ")
                 reply = key_rejected(given)
@@ -332,7 +343,7 @@ class FakeProviders:
         return response
 
     def _error(self, provider: str, reply: Reply) -> tuple[list[bytes], str]:
-        if provider in ("ylokh", "openai", *AUDIO):
+        if provider in ("ylokh", "openai", *AUDIO, *LISTS):
             error = {"message": reply.text, "type": "invalid_request_error", "code": None}
             return [json.dumps({"error": error}).encode()], "application/json"
         return [reply.text.encode()], "text/plain"
@@ -462,8 +473,8 @@ class FakeProviders:
                 for message in chats[index].json["messages"] if message["role"] == "user"]
 
     def _models(self, reply: Reply, request: Any, _: str) -> tuple[list[bytes], str]:
-        data = [{"id": model, "object": "model", "owned_by": "fake"}
-                for model in ("gpt-4o-mini", "gpt-4o", "dall-e-3")]
+        data = [{"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "fake"}
+                for model in self.models]
         return [json.dumps({"object": "list", "data": data}).encode()], "application/json"
 
 

@@ -94,3 +94,24 @@ async def test_the_fake_server_entry_point(monkeypatch: pytest.MonkeyPatch) -> N
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_an_endpoint_of_the_endpoints_file_is_pinned(
+        fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeProviders(api_key="router-key") as router:
+        router.models = ["deepseek/deepseek-r1", "openai/gpt-4o"]
+        path = tmp_path / "endpoints.toml"
+        path.write_text(f'[endpoints.openrouter]\nbase_url = "{router.origin}/openai/v1"\n'
+                        'api_key_env = "ROUTER_KEY"\n')
+        monkeypatch.setenv("ENDPOINTS_FILE", str(path))
+        monkeypatch.setenv("ROUTER_KEY", "router-key")
+        router.push("openai", Reply("Reasoned reply"))
+        code, out, err = await cli("--model", "openrouter/deepseek/deepseek-r1", "-v", "Hi")
+        assert (code, out) == (0, "Reasoned reply\n") and "[openrouter/deepseek/deepseek-r1]" in err
+        assert router.requests_for("openai")[0].json["model"] == "deepseek/deepseek-r1"
+        code, out, _ = await cli("--list")
+        assert code == 0 and "openrouter: deepseek/deepseek-r1, openai/gpt-4o" in out.splitlines()
+        path.write_text("[endpoints.openrouter]\n")
+        code, out, err = await cli("--list")
+        assert code == 2 and err.strip() == (
+            f"error: Endpoints file {path}, line 1, [endpoints.openrouter]: base_url is required")
