@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Conversation, InboxUpdate, Message, utcnow
+from .queries import upsert
 from .records import InboxEntry
 from .store import UNSYNCHRONIZED, Store
 
@@ -37,8 +37,6 @@ class Inbox:
         those not stored before, in the given order (an update Telegram sent again is skipped)."""
         if not entries:
             return []
-        dialect = self.store.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         now = utcnow()
         rows = [
             {
@@ -52,7 +50,7 @@ class Inbox:
             for entry in entries
         ]
         statement = (
-            insert(InboxUpdate)
+            upsert(self.store.engine.dialect.name, InboxUpdate)
             .values(rows)
             .on_conflict_do_nothing(index_elements=[InboxUpdate.update_id])
             .returning(InboxUpdate.update_id)
