@@ -64,6 +64,7 @@ def bot_env(
         OPENAI_MODELS=MODEL,
         DEFAULT_MODEL=MODEL,
         LOG_LEVEL="WARNING",
+        MALLOC_ARENA_MAX=env.get("MALLOC_ARENA_MAX", "2"),  # as the Dockerfile sets it
     )
     return env
 
