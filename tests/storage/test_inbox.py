@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.storage import Inbox, InboxEntry, Store
 
@@ -59,3 +63,42 @@ async def test_prune_deletes_only_old_handled_updates(store: Store) -> None:
     assert [e.update_id for e in await inbox.take_pending()] == [2]
     # Deleted, so a copy sent again would be stored anew: prune only past Telegram's 24 hours.
     assert await inbox.put([entry(1, 10)]) == [1]
+
+
+async def test_marks_asked_for_together_are_committed_together(store: Store) -> None:
+    """20 turns ending at once: 20 marks, but one transaction for the first and one for all
+    those that queued while it was written; each caller returns once its mark is committed."""
+    inbox = Inbox(store)
+    await inbox.put([entry(i, 100 + i) for i in range(1, 22)])
+    commits = 0
+
+    def count(_connection: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(store.engine.sync_engine, "commit", count)
+    try:
+        await asyncio.gather(*(inbox.mark_handled(i) for i in range(1, 21)))
+    finally:
+        event.remove(store.engine.sync_engine, "commit", count)
+
+    assert commits <= 2
+    assert [e.update_id for e in await inbox.take_pending()] == [21]
+
+
+async def test_a_failed_mark_raises_to_every_caller_of_its_batch(store: Store) -> None:
+    inbox = Inbox(store)
+    await inbox.put([entry(1, 10), entry(2, 11)])
+    async with store._write() as session:  # the next writes fail: no such table
+        await session.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+
+    results = await asyncio.gather(
+        inbox.mark_handled(1), inbox.mark_handled(2), return_exceptions=True
+    )
+
+    # "no such table" (SQLite's OperationalError, PostgreSQL's ProgrammingError) for both.
+    assert all(isinstance(result, DBAPIError) for result in results), results
+    async with store._write() as session:
+        await session.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+    await inbox.mark_handled(2)  # works again once the database does
+    assert [e.update_id for e in await inbox.take_pending()] == [1]
