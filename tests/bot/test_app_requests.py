@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.app import CONNECTION_POOL_SIZE, build_application
 from bot.health import Heartbeat, HeartbeatRequest
 from bot.storage import Store
-from providers import default_registry
+from providers import ModelRegistry
 from tests.fakes.telegram import FakeTelegram
 
 from .conftest import make_settings
@@ -23,7 +23,7 @@ async def test_both_clients_share_one_tls_context(telegram: FakeTelegram, tmp_pa
     try:
         for heartbeat in (None, Heartbeat(tmp_path / "heartbeat")):
             application = build_application(
-                settings, store, default_registry(settings), heartbeat
+                settings, store, ModelRegistry([]), heartbeat
             )
             get_updates, methods = application.bot._request  # PTB: (getUpdates, the rest)
             assert _tls_context(get_updates) is _tls_context(methods)
