@@ -53,14 +53,17 @@ class Inbox:
             }
             for entry in entries
         ]
+        # One statement for any number of rows (SQLAlchemy's "insertmanyvalues" batches the
+        # parameter sets into multi-row VALUES itself): it is compiled once and cached, where
+        # .values(rows) made a statement SQLAlchemy cannot cache, compiled again for each batch.
         statement = (
             upsert(self.store.engine.dialect.name, InboxUpdate)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=[InboxUpdate.update_id])
             .returning(InboxUpdate.update_id)
         )
         async with self.store._write() as session:
-            new = set((await session.execute(statement)).scalars())
+            connection = await session.connection()
+            new = set((await connection.execute(statement, rows)).scalars())
         return [entry.update_id for entry in entries if entry.update_id in new]
 
     async def mark_handled(self, update_id: int) -> None:

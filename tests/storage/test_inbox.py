@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Insert, event, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.storage import Inbox, InboxEntry, Store
@@ -102,3 +103,28 @@ async def test_a_failed_mark_raises_to_every_caller_of_its_batch(store: Store) -
         await session.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
     await inbox.mark_handled(2)  # works again once the database does
     assert [e.update_id for e in await inbox.take_pending()] == [1]
+
+
+async def test_storing_a_batch_reuses_the_compiled_statement(store: Store) -> None:
+    """Batches of any size are one cached INSERT (SQLAlchemy compiles it once), not a new
+    statement per batch."""
+    inbox = Inbox(store)
+    await inbox.put([entry(1, 10)])  # compiled: one row, and several
+    await inbox.put([entry(2, 11), entry(3, 12)])
+    seen: list[object] = []
+
+    def after_execute(connection: Any, statement: Any, *args: Any) -> None:
+        if isinstance(statement, Insert):
+            seen.append(args[-1].context.cache_hit)  # args[-1]: the CursorResult
+
+    event.listen(store.engine.sync_engine, "after_execute", after_execute)
+    try:
+        assert await inbox.put([entry(4, 13), entry(5, 14), entry(6, 15), entry(1, 10)]) == [
+            4, 5, 6
+        ]
+        assert await inbox.put([entry(7, 16)]) == [7]
+    finally:
+        event.remove(store.engine.sync_engine, "after_execute", after_execute)
+
+    cache_hit = store.engine.dialect.CACHE_HIT
+    assert seen == [cache_hit, cache_hit]
