@@ -14,7 +14,9 @@ import contextlib
 import logging
 from typing import Any
 
+import httpx
 from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 import providers.settings
 from bot import chat_migration, handlers
@@ -64,13 +66,30 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+#: Connections to the Bot API at once (PTB's default for its request object).
+CONNECTION_POOL_SIZE = 256
+
+
+def _requests(heartbeat: Heartbeat | None) -> tuple[HTTPXRequest, HTTPXRequest]:
+    """PTB's two HTTPX clients (the Bot API's methods; getUpdates, which beats ``heartbeat``)
+    as ``ApplicationBuilder`` makes them, but with one TLS context between them (httpx's own
+    default: certifi's CA bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``) instead of one each:
+    loading the CA bundle costs about 18 ms of CPU and 0.65 MiB per context."""
+    shared = {"verify": httpx.create_ssl_context()}
+    request = HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE, httpx_kwargs=shared)
+    if heartbeat is None:
+        return request, HTTPXRequest(connection_pool_size=1, httpx_kwargs=shared)
+    return request, HeartbeatRequest(heartbeat, httpx_kwargs=shared)
+
+
 def build_application(
     settings: Settings, store: Store, registry: ModelRegistry, heartbeat: Heartbeat | None = None
 ) -> Application:
     """The PTB application with every handler, our flood control, and the per-chat order;
     each successful getUpdates beats ``heartbeat``."""
     flood = FloodControl()
-    builder = (
+    request, get_updates_request = _requests(heartbeat)
+    application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
@@ -78,10 +97,10 @@ def build_application(
         .rate_limiter(RetryingRateLimiter(flood))
         .concurrent_updates(ChatOrderedUpdateProcessor())
         .updater(None)  # bot.polling.InboxPoller fetches the updates
+        .request(request)
+        .get_updates_request(get_updates_request)
+        .build()
     )
-    if heartbeat is not None:
-        builder = builder.get_updates_request(HeartbeatRequest(heartbeat))
-    application = builder.build()
     streamer = ReplyStreamer(
         application.bot,
         flood,
