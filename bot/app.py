@@ -17,9 +17,15 @@ from telegram.ext import Application, ApplicationBuilder
 
 import providers.settings
 from bot import chat_migration, handlers
-from bot.flood import FloodControl
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
-from bot.lifecycle import connect, set_command_menu, shut_down
+from bot.lifecycle import (
+    close_flood,
+    connect,
+    flood_budget,
+    set_command_menu,
+    shut_down,
+    stop_signals,
+)
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.polling import InboxPoller
 from bot.retries import RetryingRateLimiter
@@ -65,7 +71,7 @@ def build_application(
 ) -> Application:
     """The PTB application with every handler, our flood control, and the per-chat order;
     each successful getUpdates beats ``heartbeat``."""
-    flood = FloodControl()
+    flood = flood_budget(settings)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -84,9 +90,9 @@ def build_application(
         edit_interval=settings.stream_edit_interval,
         group_edit_interval=settings.group_stream_edit_interval,
     )
-    application.bot_data["deps"] = handlers.Deps(
-        ChatService(store, registry, settings), streamer, settings
-    )
+    service = ChatService(store, registry, settings)
+    service.control.signals = stop_signals(settings, service.turns)
+    application.bot_data["deps"] = handlers.Deps(service, streamer, settings)
     handlers.register(application)
     chat_migration.register(application, store, settings.storage_retry_timeout)
     application.add_error_handler(_log_error)
@@ -112,6 +118,12 @@ async def _tell_interrupted(application: Application, store: Store) -> None:
             log.warning("could not tell chat %s about an interrupted reply", reply.chat_id)
 
 
+async def close_shared(deps: handlers.Deps) -> None:
+    """Close the Redis clients of FLOOD_BACKEND=redis and STOP_BACKEND=redis (if used)."""
+    await deps.service.control.signals.aclose()
+    await close_flood(deps.streamer.flood)
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the bot until ``stop`` is set: migrate, wait for Telegram, poll, answer, shut down.
 
@@ -132,9 +144,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             allowed_updates=["message", "callback_query"],
             retry_timeout=settings.storage_retry_timeout,
         )
+        deps: handlers.Deps = application.bot_data["deps"]
         if not await connect(application, stop, settings.telegram_api_base_url):
+            await close_shared(deps)
             return  # told to stop before Telegram answered
         try:
+            await deps.service.control.signals.start()
             await set_command_menu(application.bot, handlers.COMMANDS)
             await _tell_interrupted(application, store)
             await application.start()
@@ -142,11 +157,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             log.info("bot @%s is polling", application.bot.username)
             await stop.wait()
             log.info("stopping: replies being written get %g s to finish", settings.shutdown_grace)
-            deps: handlers.Deps = application.bot_data["deps"]
             await shut_down(deps.service.turns, settings.shutdown_grace, poller.stop)
             await application.stop()
         finally:
             await application.shutdown()
+            await close_shared(deps)
     finally:
         heartbeat.clear()
         await store.close()
