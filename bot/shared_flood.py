@@ -243,4 +243,4 @@ class SharedFloodControl:
         """Finish the pending block writes and close the Redis client."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=2.0)
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)

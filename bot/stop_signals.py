@@ -185,4 +185,4 @@ class RedisStopSignals:
                 await self._listener
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
