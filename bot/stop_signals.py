@@ -123,6 +123,7 @@ class RedisStopSignals:
         self._pending: dict[str, _Request] = {}
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Task[None]] = set()  # answers being published
 
     async def start(self) -> None:
         """Subscribe to the stops and to this process's answers (they are received from now)."""
@@ -146,8 +147,17 @@ class RedisStopSignals:
     async def _apply(self, data: dict[str, Any]) -> None:
         key = (int(data["chat"]), int(data["thread"]))
         outcome = apply_stop(self.turns, key, before=data["before"], user_id=data["user"])
-        answer = {"id": data["id"], **asdict(outcome)}
-        await self.redis.publish(str(data["reply"]), json.dumps(answer))
+        answer = json.dumps({"id": data["id"], **asdict(outcome)})
+        # In a task of its own: the stopped turn may end this process (and the listener) first.
+        task = asyncio.create_task(self._answer(str(data["reply"]), answer))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, channel: str, answer: str) -> None:
+        try:
+            await self.redis.publish(channel, answer)
+        except Exception:  # noqa: BLE001 - the asking process then waits for its timeout
+            log.warning("Could not answer a stop on %s", channel, exc_info=True)
 
     def _answered(self, data: dict[str, Any]) -> None:
         pending = self._pending.get(str(data.pop("id")))
@@ -178,7 +188,10 @@ class RedisStopSignals:
         return merged
 
     async def aclose(self) -> None:
-        """Unsubscribe, end the listener and close the client."""
+        """Finish the answers being published (at most ``timeout`` seconds), unsubscribe, end the
+        listener and close the client."""
+        if self._answers:
+            await asyncio.wait(set(self._answers), timeout=self.timeout)
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

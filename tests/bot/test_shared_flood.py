@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,14 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.flood import Priority
+from bot.handlers import NOTHING_RUNNING
+from bot.lifecycle import namespace as namespace_of
 from bot.redis_link import connect
 from bot.shared_flood import SharedFloodControl
 from bot.stop_signals import RedisStopSignals, StopOutcome
 from bot.turns import RunningTurns
+from tests.bot.conftest import RunningBot
+from tests.fakes.providers import Reply
 from tests.fakes.telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,3 +264,31 @@ async def test_a_stop_in_one_process_stops_the_reply_written_in_another(
     finally:
         worker.kill()
         await signals.aclose()
+
+
+async def test_the_bot_s_stop_reaches_a_reply_written_by_another_process(
+    redis_url: str, make_bot: Callable[..., RunningBot]
+) -> None:
+    """The real bot (``serve``) with FLOOD_BACKEND=redis and STOP_BACKEND=redis answers through
+    the shared budget, and a user's ``/stop`` sent to it ends the reply that another process
+    (the worker) writes for that user, with no "nothing running" answer; once nothing runs
+    anywhere, ``/stop`` says so."""
+    bot = make_bot(flood_backend="redis", stop_backend="redis", redis_url=redis_url)
+    chat = 4242
+    worker = await Worker.start("reply", {"redis_url": redis_url, "chat": chat, "user": chat,
+                                          "namespace": namespace_of(bot.settings)})
+    try:
+        await bot.start()
+        bot.providers.push("openai", Reply("shared budget"))
+        bot.telegram.send_message(chat, "hello", user_id=chat)
+        await bot.wait_for_text(chat, "shared budget")
+        worker.go()
+        assert await worker.event() == {"running": True}
+        bot.telegram.send_message(chat, "/stop", user_id=chat)
+        assert (await worker.event(timeout=10))["stopped"]
+        await worker.finish()
+        bot.telegram.send_message(chat, "/stop", user_id=chat)
+        await bot.wait_for_text(chat, NOTHING_RUNNING)
+        assert bot.bot_texts(chat) == ["shared budget", NOTHING_RUNNING]  # one answer, the last
+    finally:
+        worker.kill()
