@@ -1,6 +1,6 @@
 """Cost of one flood-control acquisition: in one process (:class:`bot.flood.FloodControl`) and
 shared through Redis (:class:`bot.shared_flood.SharedFloodControl`), and of one ``/stop``
-through Redis pub/sub (:class:`bot.stop_signals.RedisStopSignals`).
+through Redis pub/sub (:class:`bot.shared_stop.RedisStopSignals`).
 
 Every acquisition is granted at once (a fresh chat each time, a bot-wide rate far above the
 count), so the numbers are the bookkeeping alone: the Python work, and for Redis the round
@@ -26,7 +26,7 @@ from typing import Any
 from bot.flood import FloodBudget, FloodControl, Priority
 from bot.redis_link import connect
 from bot.shared_flood import SharedFloodControl
-from bot.stop_signals import RedisStopSignals
+from bot.shared_stop import RedisStopSignals
 from bot.turns import RunningTurns
 
 BOT_RATE = BOT_BURST = 1e6  # no acquisition waits: bookkeeping only

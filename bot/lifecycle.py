@@ -184,11 +184,11 @@ async def close_flood(flood: FloodBudget) -> None:
 
 def stop_signals(settings: Settings, turns: RunningTurns) -> StopSignals:
     """How ``/stop`` reaches ``turns``, as STOP_BACKEND says: in this process (``memory``) or in
-    every process of the bot (``redis``, :class:`bot.stop_signals.RedisStopSignals`; call its
+    every process of the bot (``redis``, :class:`bot.shared_stop.RedisStopSignals`; call its
     ``start()`` before the first update and ``aclose()`` at the end)."""
     if settings.stop_backend == "redis":
         from bot.redis_link import connect
-        from bot.stop_signals import RedisStopSignals
+        from bot.shared_stop import RedisStopSignals
 
         return RedisStopSignals(connect(settings.redis_url), namespace(settings), turns)
     return LocalStopSignals(turns)

@@ -24,6 +24,11 @@ How the rules of :class:`bot.flood.FloodControl` map onto it:
   every process (a Redis key with that expiry, read before each write's checks); a 429 of a write
   without a chat (an inline message) blocks the whole bot.
 
+While Redis cannot be reached (``redis.exceptions.ConnectionError`` or ``TimeoutError``), each
+process paces its writes with an in-process :class:`bot.flood.FloodControl` of the same limits
+and logs it (a warning per minute at most): replies go on, and a 429 that this may cause is
+handled as always; the shared buckets are used again at the next write after Redis answers.
+
 Differences from one process: a token cannot be given back (the engine keeps no count to add
 to), so :meth:`~SharedFloodControl.refund` does nothing and a write not made, or a wait cancelled
 after its chat token was taken, costs its token (the safe side); the buckets use the wall
@@ -45,8 +50,10 @@ from typing import Any
 from cachetools import LRUCache
 from pyrate_limiter import Rate, RedisStateStore, TokenBucket
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.flood import ChatId, Priority
+from bot.flood import ChatId, FloodControl, Priority
 
 __all__ = ["SharedFloodControl"]
 
@@ -102,8 +109,8 @@ class SharedFloodControl:
     ``redis``: an asyncio client (``redis.asyncio.Redis``); ``namespace``: the prefix of its
     keys (the bot's id: Telegram's limits are per bot token). Rates in tokens per second,
     bursts in tokens, as in :class:`bot.flood.FloodControl`. ``clock`` returns seconds since the
-    epoch (shared by every process); ``sleep`` waits seconds. Redis errors
-    (``redis.exceptions.RedisError``) propagate from :meth:`acquire`.
+    epoch (shared by every process); ``sleep`` waits seconds. Redis errors other than an
+    unreachable server (``redis.exceptions.ResponseError``, ...) propagate from :meth:`acquire`.
     """
 
     def __init__(
@@ -135,6 +142,13 @@ class SharedFloodControl:
         self._polling = False  # the first of them is asking Redis
         self._tasks: set[asyncio.Task[Any]] = set()
         self._blocked: LRUCache[str, float] = LRUCache(maxsize=1024)  # key -> until (epoch s)
+        #: The flood control used while Redis is unreachable (same limits, this process only).
+        self.local = FloodControl(
+            private_rate=private_rate, private_burst=private_burst, group_rate=group_rate,
+            group_burst=group_burst, bot_rate=bot_rate, bot_burst=bot_burst,
+            edit_bot_reserve=edit_bot_reserve, sleep=sleep,
+        )
+        self._warned_at = -math.inf
 
     def _bucket(self, chat_id: int | str) -> _Bucket:
         bucket = self._chats.get(chat_id)
@@ -159,8 +173,15 @@ class SharedFloodControl:
         As :meth:`bot.flood.FloodControl.acquire`: one token from the chat's bucket (which must
         hold ``1 + reserve`` first) and one from the bot's (an ``EDIT`` must leave
         ``edit_bot_reserve``); ``chat_id=None`` takes only a bot token. Waits while a 429 blocks
-        the chat or the bot. Raises ``redis.exceptions.RedisError`` when Redis fails.
+        the chat or the bot. While Redis is unreachable, takes the tokens of :attr:`local`.
         """
+        try:
+            await self._acquire_shared(chat_id, priority, reserve)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            self._redis_failed(error)
+            await self.local.acquire(chat_id, priority, reserve=reserve)
+
+    async def _acquire_shared(self, chat_id: ChatId, priority: Priority, reserve: int) -> None:
         await self._unblocked(chat_id)
         if chat_id is not None:
             bucket = self._bucket(chat_id)
@@ -214,6 +235,15 @@ class SharedFloodControl:
             if self._queue:
                 self._queue[0].event.set()
 
+    def _redis_failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= 60.0:
+            self._warned_at = now
+            _LOGGER.warning(
+                "Redis is unreachable (%s): this process paces its writes alone until it answers",
+                error,
+            )
+
     def refund(self, chat_id: ChatId) -> None:
         """Nothing: a token taken from the shared buckets is spent (see the module docstring)."""
 
@@ -225,6 +255,7 @@ class SharedFloodControl:
         if seconds <= 0:
             return
         _LOGGER.info("Flood control: chat %s blocked for %.1f s in every process", chat_id, seconds)
+        self.local.penalize(chat_id, seconds)
         key = self._block_key(chat_id)
         self._blocked[key] = max(self._blocked.get(key, 0.0), self._clock() + seconds)
         task = asyncio.get_running_loop().create_task(self.block(chat_id, seconds))

@@ -35,7 +35,7 @@ from bot.flood import FloodBudget, FloodControl, Priority, retry_after_seconds
 from bot.racing import race
 from bot.redis_link import connect
 from bot.shared_flood import SharedFloodControl
-from bot.stop_signals import RedisStopSignals
+from bot.shared_stop import RedisStopSignals
 from bot.turns import RunningTurns
 
 

@@ -73,7 +73,8 @@ def test_the_shared_backends_are_chosen_by_setting(monkeypatch: pytest.MonkeyPat
     from bot.flood import FloodControl
     from bot.lifecycle import flood_budget, namespace, stop_signals
     from bot.shared_flood import SharedFloodControl
-    from bot.stop_signals import LocalStopSignals, RedisStopSignals
+    from bot.shared_stop import RedisStopSignals
+    from bot.stop_signals import LocalStopSignals
     from bot.turns import RunningTurns
 
     default = settings(telegram_bot_token=TOKEN)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import socket
 import sys
 import time
 import uuid
@@ -21,13 +23,15 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.flood import Priority
 from bot.handlers import NOTHING_RUNNING
 from bot.lifecycle import namespace as namespace_of
 from bot.redis_link import connect
 from bot.shared_flood import SharedFloodControl
-from bot.stop_signals import RedisStopSignals, StopOutcome
+from bot.shared_stop import RedisStopSignals
+from bot.stop_signals import StopOutcome
 from bot.turns import RunningTurns
 from tests.bot.conftest import RunningBot
 from tests.fakes.providers import Reply
@@ -292,3 +296,82 @@ async def test_the_bot_s_stop_reaches_a_reply_written_by_another_process(
         assert bot.bot_texts(chat) == ["shared budget", NOTHING_RUNNING]  # one answer, the last
     finally:
         worker.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def start_redis(port: int) -> asyncio.subprocess.Process:
+    """A Redis server of this test's own on ``port`` (stopped and started again by the test)."""
+    process = await asyncio.create_subprocess_exec(
+        REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", stdout=asyncio.subprocess.DEVNULL,
+    )
+    client = Redis(port=port)
+    try:
+        for _ in range(100):
+            try:
+                await client.ping()
+                return process
+            except RedisConnectionError:
+                await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
+    raise AssertionError("redis-server did not start")
+
+
+REDIS_SERVER = shutil.which("redis-server") or ""
+
+
+@pytest.mark.skipif(not REDIS_SERVER, reason="redis-server is not installed (.ci/start-redis)")
+async def test_without_redis_each_process_goes_on_alone_and_shares_again_when_it_returns(
+    namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis stops: writes are still paced (by the process's own flood control, same limits)
+    and a /stop still stops this process's reply; no error reaches the caller. Redis starts
+    again: the buckets are shared again and a /stop from another process arrives again (the
+    listeners subscribe anew, also one that started while Redis was down)."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = await start_redis(port)
+    turns = RunningTurns()
+    flood = SharedFloodControl(connect(url), namespace)
+    here = RedisStopSignals(connect(url), namespace, turns)
+    there = RedisStopSignals(connect(url), namespace, RunningTurns())
+    await here.start()
+    await there.start()
+    try:
+        await flood.acquire(1, Priority.FINAL)
+        server.kill()
+        await server.wait()
+        for _ in range(3):  # private chat: a burst of 3, from the local bucket now
+            await flood.acquire(2, Priority.FINAL)
+        assert 0.0 < flood.local.tokens(2) < 1.0
+        assert "Redis is unreachable" in caplog.text
+        with turns.running((5, 0), user_id=9) as turn:
+            assert await here.stop((5, 0), before=None, user_id=None) == StopOutcome(True, 9, True)
+            assert turn.stop.is_set()
+        late_turns = RunningTurns()
+        late = RedisStopSignals(connect(url), namespace, late_turns)
+        await late.start()  # a process starting while Redis is down
+        server = await start_redis(port)
+        await flood.acquire(3, Priority.FINAL)  # Redis again: the shared bucket of chat 3
+        assert await flood.redis.exists(f"{namespace}:flood:chat:3") == 1
+        for running in (turns, late_turns):
+            with running.running((6, 0), user_id=9) as turn:
+                for _ in range(50):  # the listeners subscribe (again) within about a second
+                    outcome = await there.stop((6, 0), before=None, user_id=None)
+                    if outcome.stopped:
+                        break
+                    await asyncio.sleep(0.1)
+                assert outcome == StopOutcome(True, 9, True) and turn.stop.is_set()
+        await late.aclose()
+    finally:
+        await flood.aclose()
+        await here.aclose()
+        await there.aclose()
+        server.kill()
+        await server.wait()
