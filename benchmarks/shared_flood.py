@@ -106,7 +106,8 @@ async def run(url: str, count: int, width: int) -> None:
     print(row("in-process (FloodControl)", times, rate))
 
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    shared = SharedFloodControl(connect(url), namespace, bot_rate=BOT_RATE, bot_burst=BOT_BURST)
+    limits = FloodControl(bot_rate=BOT_RATE, bot_burst=BOT_BURST)
+    shared = SharedFloodControl(connect(url), namespace, local=limits)
     try:
         await sequential(shared, 200, 10_000_000)  # warm-up: connections, scripts loaded
         calls0, usec0 = await redis_calls(url)

@@ -62,6 +62,7 @@ from telegram.ext import BaseRateLimiter
 __all__ = [
     "FloodBudget",
     "FloodControl",
+    "FloodLimits",
     "FloodRateLimiter",
     "Priority",
     "is_write",
@@ -122,6 +123,20 @@ class _Bucket:
         return max(self.blocked_until, now + missing / self.rate)
 
 
+@dataclass(frozen=True, slots=True)
+class FloodLimits:
+    """The limits a :class:`FloodControl` keeps: rates in tokens (writes) per second, bursts in
+    tokens; ``edit_bot_need``: bot tokens an intermediate edit needs (1 + its reserve)."""
+
+    private_rate: float
+    private_burst: float
+    group_rate: float
+    group_burst: float
+    bot_rate: float
+    bot_burst: float
+    edit_bot_need: float
+
+
 @dataclass(order=True, slots=True)
 class _Waiter:
     priority: int
@@ -161,6 +176,11 @@ class FloodControl:
         self._bot = _Bucket(bot_rate, bot_burst, bot_burst, clock())
         reserve = bot_burst - 1 if edit_bot_reserve is None else edit_bot_reserve
         self._edit_bot_need = min(1.0 + max(0.0, reserve), bot_burst)  # bot tokens an EDIT needs
+        #: The limits above (what :class:`bot.shared_flood.SharedFloodControl` shares).
+        self.limits = FloodLimits(
+            private_rate, private_burst, group_rate, group_burst, bot_rate, bot_burst,
+            self._edit_bot_need,
+        )
         self._chats: dict[int | str, _Bucket] = {}
         self._waiters: list[_Waiter] = []
         self._seq = 0

@@ -107,8 +107,9 @@ class SharedFloodControl:
     buckets shared in Redis by every process of one bot; see the module docstring.
 
     ``redis``: an asyncio client (``redis.asyncio.Redis``); ``namespace``: the prefix of its
-    keys (the bot's id: Telegram's limits are per bot token). Rates in tokens per second,
-    bursts in tokens, as in :class:`bot.flood.FloodControl`. ``clock`` returns seconds since the
+    keys (the bot's id: Telegram's limits are per bot token). ``local``: the
+    :class:`bot.flood.FloodControl` whose limits are shared (default: its defaults), also used
+    while Redis is unreachable. ``clock`` returns seconds since the
     epoch (shared by every process); ``sleep`` waits seconds. Redis errors other than an
     unreachable server (``redis.exceptions.ResponseError``, ...) propagate from :meth:`acquire`.
     """
@@ -118,36 +119,26 @@ class SharedFloodControl:
         redis: Redis,
         namespace: str,
         *,
-        private_rate: float = 0.9,
-        private_burst: float = 3,
-        group_rate: float = 18 / 60,
-        group_burst: float = 4,
-        bot_rate: float = 28.0,
-        bot_burst: float = 28,
-        edit_bot_reserve: float | None = None,
+        local: FloodControl | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.redis, self.namespace = redis, namespace
-        self._private = (private_rate, private_burst)
-        self._group = (group_rate, group_burst)
+        #: The limits, and the flood control used while Redis is unreachable (this process only).
+        self.local = local or FloodControl(sleep=sleep)
+        limits = self.local.limits
+        self._private = (limits.private_rate, limits.private_burst)
+        self._group = (limits.group_rate, limits.group_burst)
         self._clock, self._sleep = clock, sleep
         self._algorithm = TokenBucket()
-        self._bot = _Bucket(redis, f"{namespace}:flood:bot", bot_rate, bot_burst)
-        reserve = bot_burst - 1 if edit_bot_reserve is None else edit_bot_reserve
-        self._edit_bot_need = min(1.0 + max(0.0, reserve), bot_burst)
+        self._bot = _Bucket(redis, f"{namespace}:flood:bot", limits.bot_rate, limits.bot_burst)
+        self._edit_bot_need = limits.edit_bot_need
         self._chats: LRUCache[int | str, _Bucket] = LRUCache(maxsize=1024)
         self._queue: list[_Waiter] = []  # the writes of this process waiting for a bot token
         self._seq = 0
         self._polling = False  # the first of them is asking Redis
         self._tasks: set[asyncio.Task[Any]] = set()
         self._blocked: LRUCache[str, float] = LRUCache(maxsize=1024)  # key -> until (epoch s)
-        #: The flood control used while Redis is unreachable (same limits, this process only).
-        self.local = FloodControl(
-            private_rate=private_rate, private_burst=private_burst, group_rate=group_rate,
-            group_burst=group_burst, bot_rate=bot_rate, bot_burst=bot_burst,
-            edit_bot_reserve=edit_bot_reserve, sleep=sleep,
-        )
         self._warned_at = -math.inf
 
     def _bucket(self, chat_id: int | str) -> _Bucket:

@@ -25,7 +25,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.flood import Priority
+from bot.flood import FloodControl, Priority
 from bot.handlers import NOTHING_RUNNING
 from bot.lifecycle import namespace as namespace_of
 from bot.redis_link import connect
@@ -225,9 +225,11 @@ async def test_edits_leave_the_reserve_of_the_shared_bot_bucket(
 ) -> None:
     """With ``edit_bot_reserve=2`` of a 4-token bot bucket, an edit is granted only while 3
     tokens are left: after two finals (in another flood control) an edit waits, a final goes."""
-    fast = {"bot_rate": 0.5, "bot_burst": 4, "edit_bot_reserve": 2}
-    one = SharedFloodControl(connect(redis_url), namespace, **fast)
-    other = SharedFloodControl(connect(redis_url), namespace, **fast)
+    def limits() -> FloodControl:
+        return FloodControl(bot_rate=0.5, bot_burst=4, edit_bot_reserve=2)
+
+    one = SharedFloodControl(connect(redis_url), namespace, local=limits())
+    other = SharedFloodControl(connect(redis_url), namespace, local=limits())
     try:
         await one.acquire(1, Priority.EDIT)  # 4 -> 3
         await other.acquire(2, Priority.FINAL)  # 3 -> 2
