@@ -2,7 +2,7 @@
 shared through Redis (:class:`bot.shared_flood.SharedFloodControl`), and of one ``/stop``
 through Redis pub/sub (:class:`bot.shared_stop.RedisStopSignals`).
 
-Every acquisition is granted at once (a fresh chat each time, a bot-wide rate far above the
+Every acquisition is granted at once (100 private chats in turn, every rate far above the
 count), so the numbers are the bookkeeping alone: the Python work, and for Redis the round
 trips (``MGET`` of the 429 blocks, then a token-bucket script for the chat and one for the bot)
 and the Redis server's own time, counted from its ``INFO commandstats``.
@@ -29,24 +29,30 @@ from bot.shared_flood import SharedFloodControl
 from bot.shared_stop import RedisStopSignals
 from bot.turns import RunningTurns
 
-BOT_RATE = BOT_BURST = 1e6  # no acquisition waits: bookkeeping only
+CHATS = 100  # private chats written to in turn
+
+
+def limits() -> FloodControl:
+    """Limits no acquisition waits for: the bookkeeping alone is measured."""
+    return FloodControl(private_rate=1e6, private_burst=1e6, bot_rate=1e6, bot_burst=1e6)
 #: The commands an acquisition sends (the flood control's; not the client's own on connecting).
 FLOOD_COMMANDS = ("cmdstat_mget", "cmdstat_evalsha", "cmdstat_eval", "cmdstat_script")
 
 
-async def sequential(flood: FloodBudget, count: int, first_chat: int) -> list[float]:
+async def sequential(flood: FloodBudget, count: int) -> list[float]:
     """Seconds of each of ``count`` acquisitions made one after another."""
     times = []
-    for chat in range(first_chat, first_chat + count):
+    for index in range(count):
+        chat = 1 + index % CHATS
         started = time.perf_counter()
         await flood.acquire(chat, Priority.FINAL)
         times.append(time.perf_counter() - started)
     return times
 
 
-async def concurrent(flood: FloodBudget, count: int, first_chat: int, width: int) -> float:
+async def concurrent(flood: FloodBudget, count: int, width: int) -> float:
     """Acquisitions per second with ``width`` of them waiting at once."""
-    chats = iter(range(first_chat, first_chat + count))
+    chats = (1 + index % CHATS for index in range(count))
 
     async def lane() -> None:
         for chat in chats:
@@ -99,21 +105,20 @@ async def stop_latency(url: str, rounds: int) -> list[float]:
 async def run(url: str, count: int, width: int) -> None:
     print(f"{count} acquisitions each; concurrency {width}; Redis at {url}")
     print(f"{'':<28} {'p50 µs':>10} {'p95 µs':>10} {'grants/s':>12}")
-    local = FloodControl(bot_rate=BOT_RATE, bot_burst=BOT_BURST)
-    await sequential(local, 200, 10_000_000)  # warm-up
-    times = await sequential(local, count, 1)
-    rate = await concurrent(FloodControl(bot_rate=BOT_RATE, bot_burst=BOT_BURST), count, 1, width)
+    local = limits()
+    await sequential(local, 200)  # warm-up
+    times = await sequential(local, count)
+    rate = await concurrent(local, count, width)
     print(row("in-process (FloodControl)", times, rate))
 
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    limits = FloodControl(bot_rate=BOT_RATE, bot_burst=BOT_BURST)
-    shared = SharedFloodControl(connect(url), namespace, local=limits)
+    shared = SharedFloodControl(connect(url), namespace, local=limits())
     try:
-        await sequential(shared, 200, 10_000_000)  # warm-up: connections, scripts loaded
+        await sequential(shared, 200)  # warm-up: connections, scripts loaded
         calls0, usec0 = await redis_calls(url)
-        times = await sequential(shared, count, 1)
+        times = await sequential(shared, count)
         calls1, usec1 = await redis_calls(url)
-        rate = await concurrent(shared, count, 20_000_000, width)
+        rate = await concurrent(shared, count, width)
         per = (calls1 - calls0) / count
         server = (usec1 - usec0) / count
         extra = f"{per:.1f} Redis commands, {server:.1f} µs of Redis time per acquisition"

@@ -23,7 +23,7 @@ class ChatControl:
     ) -> None:
         self.store, self.turns = store, turns
         #: How :meth:`stop_everywhere` reaches the turns (of this process by default; of every
-        #: process with :class:`bot.stop_signals.RedisStopSignals`).
+        #: process with :class:`bot.shared_stop.RedisStopSignals`).
         self.signals: StopSignals = signals or LocalStopSignals(turns)
 
     def running(self, key: ChatKey) -> RunningTurn | None:
