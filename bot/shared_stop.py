@@ -15,6 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.stop_signals import StopOutcome, apply_stop
@@ -60,6 +61,7 @@ class RedisStopSignals:
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()  # answers being published
+        self._closing = False
 
     async def start(self) -> None:
         """Subscribe to the stops and to this process's answers (they are received from now;
@@ -73,9 +75,9 @@ class RedisStopSignals:
         self._listener = asyncio.create_task(self._listen(pubsub))
 
     async def _listen(self, pubsub: PubSub) -> None:
-        """Receive until cancelled; while Redis is unreachable, try again every second (the
-        client subscribes again when it reconnects)."""
-        while True:
+        """Receive until closed; while Redis is unreachable, try again every second (the client
+        subscribes again when it reconnects)."""
+        while not self._closing:
             try:
                 if not pubsub.subscribed:
                     await pubsub.subscribe(self.channel, self.replies)
@@ -145,14 +147,24 @@ class RedisStopSignals:
         return merged
 
     async def aclose(self) -> None:
-        """Finish the answers being published (at most ``timeout`` seconds), unsubscribe, end the
-        listener and close the client."""
+        """Unsubscribe, answer the stops delivered before (at most ``timeout`` seconds: a stop
+        counted this process as a receiver and waits for its answer), end the listener and close
+        the client."""
+        self._closing = True
+        listener = self._listener
+        if self._pubsub is not None and listener is not None and not listener.done():
+            try:
+                await self._pubsub.unsubscribe()
+                # The listener handles what came before the unsubscription, then ends.
+                await asyncio.wait({listener}, timeout=self.timeout)
+            except RedisError as error:
+                log.info("Could not unsubscribe from Redis cleanly: %s", error)
         if self._answers:
             await asyncio.wait(set(self._answers), timeout=self.timeout)
-        if self._listener is not None:
-            self._listener.cancel()
+        if listener is not None:
+            listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+                await listener
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self.redis.aclose(close_connection_pool=True)
