@@ -20,9 +20,15 @@ from telegram.request import HTTPXRequest
 
 import providers.settings
 from bot import chat_migration, handlers
-from bot.flood import FloodControl
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
-from bot.lifecycle import connect, set_command_menu, shut_down
+from bot.lifecycle import (
+    close_flood,
+    connect,
+    flood_budget,
+    set_command_menu,
+    shut_down,
+    stop_signals,
+)
 from bot.model_choice import FIRST_RUN, make_registry
 from bot.model_refresh import keep_model_lists_fresh
 from bot.ordering import ChatOrderedUpdateProcessor
@@ -87,7 +93,7 @@ def build_application(
 ) -> Application:
     """The PTB application with every handler, our flood control, and the per-chat order;
     each successful getUpdates beats ``heartbeat``."""
-    flood = FloodControl()
+    flood = flood_budget(settings)
     request, get_updates_request = _requests(heartbeat)
     application = (
         ApplicationBuilder()
@@ -107,9 +113,9 @@ def build_application(
         edit_interval=settings.stream_edit_interval,
         group_edit_interval=settings.group_stream_edit_interval,
     )
-    application.bot_data["deps"] = handlers.Deps(
-        ChatService(store, registry, settings), streamer, settings
-    )
+    service = ChatService(store, registry, settings)
+    service.control.signals = stop_signals(settings, service.turns)
+    application.bot_data["deps"] = handlers.Deps(service, streamer, settings)
     handlers.register(application)
     chat_migration.register(application, store, settings.storage_retry_timeout)
     application.add_error_handler(_log_error)
@@ -133,6 +139,12 @@ async def _tell_interrupted(application: Application, store: Store) -> None:
             )
         except Exception:  # noqa: BLE001 - one unreachable chat must not stop start-up
             log.warning("could not tell chat %s about an interrupted reply", reply.chat_id)
+
+
+async def close_shared(deps: handlers.Deps) -> None:
+    """Close the Redis clients of FLOOD_BACKEND=redis and STOP_BACKEND=redis (if used)."""
+    await deps.service.control.signals.aclose()
+    await close_flood(deps.streamer.flood)
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -160,9 +172,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             allowed_updates=["message", "callback_query"],
             retry_timeout=settings.storage_retry_timeout,
         )
+        deps: handlers.Deps = application.bot_data["deps"]
         if not await connect(application, stop, settings.telegram_api_base_url):
+            await close_shared(deps)
             return  # told to stop before Telegram answered
         try:
+            await deps.service.control.signals.start()
             await set_command_menu(application.bot, handlers.COMMANDS)
             await _tell_interrupted(application, store)
             refresher = asyncio.create_task(keep_model_lists_fresh(
@@ -174,11 +189,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 log.warning(FIRST_RUN)  # one line: what to set
             await stop.wait()
             log.info("stopping: replies being written get %g s to finish", settings.shutdown_grace)
-            deps: handlers.Deps = application.bot_data["deps"]
             await shut_down(deps.service.turns, settings.shutdown_grace, poller.stop)
             await application.stop()
         finally:
             await application.shutdown()
+            await close_shared(deps)
     finally:
         for task in (listing, refresher):
             if task is not None and not task.done():
