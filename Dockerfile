@@ -37,6 +37,9 @@ RUN pip install --no-deps /tmp/wheels/*.whl \
 
 WORKDIR /app
 USER 10001:10001
+# At most 2 glibc malloc arenas: the SQLite driver's threads otherwise get one each, which
+# holds about 3 MiB more resident set with 20 chats (benchmarks.streaming, README).
+ENV MALLOC_ARENA_MAX=2
 # compose.yaml sets it too; here for `docker run` without Compose.
 ENV DATABASE_URL=sqlite+aiosqlite:////app/data/bot.db
 VOLUME ["/app/data"]

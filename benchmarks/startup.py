@@ -7,6 +7,7 @@ Used by :mod:`benchmarks.streaming` (``--startups``, ``--startup-only``) and its
 from __future__ import annotations
 
 import asyncio
+import compileall
 import os
 import statistics
 import sys
@@ -34,13 +35,26 @@ class StartupResult:
     peak_rss_mib: float  # the tree's peak until then
 
 
+#: The bot's packages in a source tree.
+PACKAGES = ("bot", "providers", "migrations")
+
+
+def compile_bot(root: Path) -> None:
+    """Compile the bot's modules in ``root`` to bytecode (``__pycache__``), as ``pip install``
+    does in the image: with ``PYTHONDONTWRITEBYTECODE`` set (the Dockerfile and this machine set
+    it) a source tree is otherwise compiled again at every start, about 0.15-0.2 s of CPU."""
+    for package in PACKAGES:
+        compileall.compile_dir(root / package, quiet=1)
+
+
 def bot_env(
     telegram: FakeTelegram, fake: FakeProviders, database: str, bot_root: Path | None = None
 ) -> dict[str, str]:
     """The environment of ``python -m bot`` against the fakes, with its database file; the bot
-    is imported from ``bot_root`` (default: this checkout). The fake's ``GET /models`` lists
-    :data:`MODEL` (the bot asks it at start)."""
+    is imported from ``bot_root`` (default: this checkout), compiled first (:func:`compile_bot`).
+    The fake's ``GET /models`` lists :data:`MODEL` (the bot asks it at start)."""
     fake.models = [MODEL]
+    compile_bot(bot_root or ROOT)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "OPENAI_"))}
     env.update(fake.env())
     env.update(
@@ -52,6 +66,7 @@ def bot_env(
         OPENAI_MODELS=MODEL,
         DEFAULT_MODEL=MODEL,
         LOG_LEVEL="WARNING",
+        MALLOC_ARENA_MAX=env.get("MALLOC_ARENA_MAX", "2"),  # as the Dockerfile sets it
     )
     return env
 

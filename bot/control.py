@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.stop_signals import LocalStopSignals, StopOutcome, StopSignals
 from bot.storage import Store
 from bot.turns import ChatKey, RunningTurn, RunningTurns
 
@@ -17,8 +18,13 @@ class ChatControl:
     #: Seconds ``forget`` and ``new_conversation`` wait for the running turn to store its state.
     settle_timeout = 10.0
 
-    def __init__(self, store: Store, turns: RunningTurns) -> None:
+    def __init__(
+        self, store: Store, turns: RunningTurns, signals: StopSignals | None = None
+    ) -> None:
         self.store, self.turns = store, turns
+        #: How :meth:`stop_everywhere` reaches the turns (of this process by default; of every
+        #: process with :class:`bot.shared_stop.RedisStopSignals`).
+        self.signals: StopSignals = signals or LocalStopSignals(turns)
 
     def running(self, key: ChatKey) -> RunningTurn | None:
         """The turn being answered in ``key`` (chat id, topic id), or None."""
@@ -33,6 +39,13 @@ class ChatControl:
         if before is not None:
             self.turns.drop(chat_id, before, thread_id=thread_id, user_id=user_id)
         return self.turns.stop(key, user_id=user_id)
+
+    async def stop_everywhere(
+        self, key: ChatKey, *, before: int | None = None, user_id: int | None = None
+    ) -> StopOutcome:
+        """:meth:`stop` in whichever process writes ``key``'s reply (see :attr:`signals`):
+        what was running there, whose it was, and whether it was stopped."""
+        return await self.signals.stop(key, before=before, user_id=user_id)
 
     async def forget(self, chat_id: int, *, before: int | None = None) -> int:
         """Delete everything stored for the chat (every topic); returns how many messages.

@@ -54,12 +54,20 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-__all__ = ["FloodControl", "FloodRateLimiter", "Priority", "is_write", "retry_after_seconds"]
+__all__ = [
+    "FloodBudget",
+    "FloodControl",
+    "FloodLimits",
+    "FloodRateLimiter",
+    "Priority",
+    "is_write",
+    "retry_after_seconds",
+]
 
 _LOGGER = logging.getLogger(__name__)
 _EPS = 1e-9
@@ -75,6 +83,23 @@ class Priority(enum.IntEnum):
     FINAL = 1  # completes a reply: the complete text, a notice, a photo
     FIRST = 2  # the first visible text of a reply
     EDIT = 3  # an intermediate edit of a growing reply
+
+
+class FloodBudget(Protocol):
+    """What the reply streamer and :class:`FloodRateLimiter` need of a flood control:
+    :class:`FloodControl` (one process, the default) or
+    :class:`bot.shared_flood.SharedFloodControl` (a budget shared by several processes)."""
+
+    async def acquire(
+        self, chat_id: ChatId, priority: Priority = Priority.FINAL, *, reserve: int = 0
+    ) -> None:
+        """Wait until one write is allowed in ``chat_id`` and take its tokens."""
+
+    def refund(self, chat_id: ChatId) -> None:
+        """Give back the tokens of a write that was acquired but not made (if it can)."""
+
+    def penalize(self, chat_id: ChatId, retry_after: float) -> None:
+        """Record a 429 for ``chat_id``: no write there for ``retry_after`` seconds."""
 
 
 @dataclass(slots=True)
@@ -96,6 +121,20 @@ class _Bucket:
     def ready_at(self, now: float, need: float) -> float:
         missing = max(0.0, need - self.tokens)
         return max(self.blocked_until, now + missing / self.rate)
+
+
+@dataclass(frozen=True, slots=True)
+class FloodLimits:
+    """The limits a :class:`FloodControl` keeps: rates in tokens (writes) per second, bursts in
+    tokens; ``edit_bot_need``: bot tokens an intermediate edit needs (1 + its reserve)."""
+
+    private_rate: float
+    private_burst: float
+    group_rate: float
+    group_burst: float
+    bot_rate: float
+    bot_burst: float
+    edit_bot_need: float
 
 
 @dataclass(order=True, slots=True)
@@ -137,6 +176,11 @@ class FloodControl:
         self._bot = _Bucket(bot_rate, bot_burst, bot_burst, clock())
         reserve = bot_burst - 1 if edit_bot_reserve is None else edit_bot_reserve
         self._edit_bot_need = min(1.0 + max(0.0, reserve), bot_burst)  # bot tokens an EDIT needs
+        #: The limits above (what :class:`bot.shared_flood.SharedFloodControl` shares).
+        self.limits = FloodLimits(
+            private_rate, private_burst, group_rate, group_burst, bot_rate, bot_burst,
+            self._edit_bot_need,
+        )
         self._chats: dict[int | str, _Bucket] = {}
         self._waiters: list[_Waiter] = []
         self._seq = 0
@@ -315,7 +359,7 @@ def _chat_key(chat_id: Any) -> ChatId:
 
 
 class FloodRateLimiter(BaseRateLimiter[dict[str, Any]]):
-    """python-telegram-bot rate limiter backed by a :class:`FloodControl`.
+    """python-telegram-bot rate limiter backed by a :class:`FloodBudget`.
 
     Use with ``ApplicationBuilder().rate_limiter(FloodRateLimiter(flood))``. Every write (see
     :func:`is_write`) waits for its tokens at ``rate_limit_args["priority"]`` (default
@@ -326,7 +370,7 @@ class FloodRateLimiter(BaseRateLimiter[dict[str, Any]]):
     already) pass straight through, ``RetryAfter`` included. Non-writes are never delayed.
     """
 
-    def __init__(self, flood: FloodControl, *, max_retries: int = 3) -> None:
+    def __init__(self, flood: FloodBudget, *, max_retries: int = 3) -> None:
         self.flood = flood
         self.max_retries = max_retries
 

@@ -197,15 +197,14 @@ async def stop_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     user_id = user_id_of(update)
     key = target_of(message).key
     control = deps.service.control
-    running = control.running(key)
-    if await is_moderator(context.bot, message.chat, user_id, deps.settings):
-        stopped = control.stop(key, before=message.message_id)
-    else:
-        stopped = control.stop(key, before=message.message_id, user_id=user_id)
-        if running is not None and running.user_id != user_id:
-            await message.reply_text(_(STOP_NOT_YOURS))
-            return
-    if not stopped and running is None:
+    moderator = await is_moderator(context.bot, message.chat, user_id, deps.settings)
+    outcome = await control.stop_everywhere(
+        key, before=message.message_id, user_id=None if moderator else user_id
+    )
+    if not moderator and outcome.running and outcome.owner != user_id:
+        await message.reply_text(_(STOP_NOT_YOURS))
+        return
+    if not outcome.stopped and not outcome.running:
         await message.reply_text(_(NOTHING_RUNNING))
 
 

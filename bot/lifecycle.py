@@ -38,9 +38,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.flood import retry_after_seconds
+from bot.flood import FloodBudget, FloodControl, retry_after_seconds
 from bot.i18n import _, available_languages, using_language
 from bot.racing import race
+from bot.settings import Settings
+from bot.stop_signals import LocalStopSignals, StopSignals
 from bot.turns import RunningTurns
 
 log = logging.getLogger(__name__)
@@ -165,3 +167,40 @@ async def shut_down(
         cancelled, LANDING_TIMEOUT,
     )
     await turns.wait_idle(CANCEL_TIMEOUT)
+
+
+def namespace(settings: Settings) -> str:
+    """The prefix of the bot's keys and channels in Redis: Telegram's limits are per bot, so
+    every process of one bot shares it (the bot's id, the token's part before ``:``)."""
+    return "llm-telegram-bot:" + settings.telegram_bot_token.get_secret_value().split(":")[0]
+
+
+def flood_budget(settings: Settings) -> FloodBudget:
+    """The flood control FLOOD_BACKEND names: :class:`bot.flood.FloodControl` (``memory``) or a
+    budget shared through Redis by every process of the bot
+    (:class:`bot.shared_flood.SharedFloodControl`, ``redis``; it connects at its first write)."""
+    if settings.flood_backend == "redis":
+        from bot.redis_link import connect
+        from bot.shared_flood import SharedFloodControl
+
+        return SharedFloodControl(connect(settings.redis_url), namespace(settings))
+    return FloodControl()
+
+
+async def close_flood(flood: FloodBudget) -> None:
+    """Release what :func:`flood_budget` opened (a Redis connection), if anything."""
+    aclose = getattr(flood, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def stop_signals(settings: Settings, turns: RunningTurns) -> StopSignals:
+    """How ``/stop`` reaches ``turns``, as STOP_BACKEND says: in this process (``memory``) or in
+    every process of the bot (``redis``, :class:`bot.shared_stop.RedisStopSignals`; call its
+    ``start()`` before the first update and ``aclose()`` at the end)."""
+    if settings.stop_backend == "redis":
+        from bot.redis_link import connect
+        from bot.shared_stop import RedisStopSignals
+
+        return RedisStopSignals(connect(settings.redis_url), namespace(settings), turns)
+    return LocalStopSignals(turns)

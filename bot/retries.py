@@ -21,7 +21,7 @@ from typing import Any
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot.draft import backoff
-from bot.flood import FloodControl, FloodRateLimiter, is_write
+from bot.flood import FloodBudget, FloodRateLimiter, is_write
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class RetryingRateLimiter(FloodRateLimiter):
 
     def __init__(
         self,
-        flood: FloodControl,
+        flood: FloodBudget,
         *,
         attempts: int = WRITE_ATTEMPTS,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,

@@ -8,7 +8,7 @@ documents each one). The provider settings (``OPENAI_*``, ``<PROVIDER>_URL``, ``
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -137,6 +137,21 @@ class Settings(ProviderSettings):
         ge=15,
         description="Seconds since the last poll after which `healthcheck` reports unhealthy.",
     )
+    # -- several processes of one bot (bot/shared_flood.py, bot/stop_signals.py) -------------
+    flood_backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="Where the flood budget is kept: 'memory' (one process) or 'redis' (one "
+        "budget shared by every process of the bot, at REDIS_URL).",
+    )
+    stop_backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="How /stop reaches the reply being written: 'memory' (this process) or "
+        "'redis' (every process of the bot, by Redis pub/sub at REDIS_URL).",
+    )
+    redis_url: str = Field(
+        default="redis://localhost:6379/0",
+        description="The Redis server of FLOOD_BACKEND=redis and STOP_BACKEND=redis.",
+    )
     # -- files the user sends (bot/telegram_files.py, bot/inputs/) ---------------------------
     file_download_timeout: float = Field(
         default=60.0, gt=0, le=600, description="Seconds a download from Telegram may take."
@@ -184,6 +199,11 @@ class Settings(ProviderSettings):
         if not token or ":" not in token:
             raise ValueError("must look like '123456:ABC…' (the token from @BotFather)")
         return SecretStr(token)
+
+    @field_validator("flood_backend", "stop_backend", mode="before")
+    @classmethod
+    def _backend(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

@@ -44,7 +44,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.draft import Draft, OnWrite, backoff
-from bot.flood import FloodControl, FloodRateLimiter, Priority, retry_after_seconds
+from bot.flood import FloodBudget, FloodRateLimiter, Priority, retry_after_seconds
 from bot.formatting import (
     MESSAGE_LIMIT,
     shorten,
@@ -71,7 +71,7 @@ class StreamedReply:
 
 
 class ReplyStreamer:
-    """Writes replies into Telegram chats, paced by a :class:`FloodControl`.
+    """Writes replies into Telegram chats, paced by a :class:`bot.flood.FloodBudget`.
 
     ``edit_interval`` / ``group_edit_interval``: seconds between writes of one reply in a private
     chat / a group (``chat_id < 0``). ``clock`` returns seconds, ``sleep`` waits seconds (both
@@ -89,7 +89,7 @@ seconds between typing actions. ``final_timeout``: seconds
     def __init__(
         self,
         bot: telegram.Bot,
-        flood: FloodControl,
+        flood: FloodBudget,
         *,
         edit_interval: float = 1.0,
         group_edit_interval: float = 3.0,

@@ -45,6 +45,9 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        from .models import add_postgresql_options
+
+        add_postgresql_options()
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(parsed, **kwargs)
     database = parsed.database or ""

@@ -10,14 +10,15 @@ crash, ``kill -9``), so they are answered after all. Handled rows are kept for a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Conversation, InboxUpdate, Message, utcnow
+from .queries import upsert
 from .records import InboxEntry
 from .store import UNSYNCHRONIZED, Store
 
@@ -31,14 +32,15 @@ class Inbox:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # "Handled" marks waiting for the next write (group commit): update_id, its waiter.
+        self._marks: list[tuple[int, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def put(self, entries: Sequence[InboxEntry]) -> list[int]:
         """Store ``entries`` in one transaction (all or none); returns the ``update_id`` of
         those not stored before, in the given order (an update Telegram sent again is skipped)."""
         if not entries:
             return []
-        dialect = self.store.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         now = utcnow()
         rows = [
             {
@@ -51,25 +53,63 @@ class Inbox:
             }
             for entry in entries
         ]
+        # One statement for any number of rows (SQLAlchemy's "insertmanyvalues" batches the
+        # parameter sets into multi-row VALUES itself): it is compiled once and cached, where
+        # .values(rows) made a statement SQLAlchemy cannot cache, compiled again for each batch.
         statement = (
-            insert(InboxUpdate)
-            .values(rows)
+            upsert(self.store.engine.dialect.name, InboxUpdate)
             .on_conflict_do_nothing(index_elements=[InboxUpdate.update_id])
             .returning(InboxUpdate.update_id)
         )
         async with self.store._write() as session:
-            new = set((await session.execute(statement)).scalars())
+            connection = await session.connection()
+            new = set((await connection.execute(statement, rows)).scalars())
         return [entry.update_id for entry in entries if entry.update_id in new]
 
     async def mark_handled(self, update_id: int) -> None:
-        """The bot has handled the update (nothing happens for an unknown ``update_id``)."""
-        statement = (
-            update(InboxUpdate)
-            .where(InboxUpdate.update_id == update_id, InboxUpdate.handled_at.is_(None))
-            .values(handled_at=utcnow())
-        )
-        async with self.store._write() as session:
-            await session.execute(statement, execution_options=UNSYNCHRONIZED)
+        """The bot has handled the update (nothing happens for an unknown ``update_id``);
+        returns once the mark is committed, and raises the database's error if it is not.
+
+        Marks asked for while another is being written (e.g. many chats' turns ending
+        together) are committed together in the next single transaction: one write for all of
+        them instead of one each, each caller still waiting for its own mark."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((update_id, waiter))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._write_marks())
+        await asyncio.shield(waiter)
+
+    async def _write_marks(self) -> None:
+        """Commit the waiting marks, batch after batch, until none is left."""
+        while self._marks:
+            batch: list[tuple[int, asyncio.Future[None]]] = []
+            try:
+                async with self.store._write() as session:
+                    # Taken once the write lock is held: marks that queued meanwhile join.
+                    batch, self._marks = self._marks, []
+                    statement = (
+                        update(InboxUpdate)
+                        .where(
+                            InboxUpdate.update_id.in_([update_id for update_id, _ in batch]),
+                            InboxUpdate.handled_at.is_(None),
+                        )
+                        .values(handled_at=utcnow())
+                    )
+                    await session.execute(statement, execution_options=UNSYNCHRONIZED)
+            except BaseException as error:
+                for _, waiter in batch or self._marks:
+                    if not waiter.done():
+                        waiter.set_exception(
+                            error if isinstance(error, Exception) else RuntimeError(repr(error))
+                        )
+                if not batch:
+                    self._marks = []
+                if not isinstance(error, Exception):
+                    raise
+            else:
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     async def take_pending(self) -> list[InboxEntry]:
         """The updates stored but not handled, oldest first, to be handled again.

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Insert, Select, insert, literal, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
 from .models import Chat, Conversation, Message, utcnow
 from .records import ChatRecord, MessageRecord, ReplyStatus
@@ -94,11 +95,20 @@ def append_to_current(chat_id: int, thread_id: int, values: dict[str, Any]) -> I
     )
 
 
+def upsert(dialect: str, model: type[DeclarativeBase]) -> Any:
+    """``INSERT`` into ``model``'s table with ``on_conflict_do_nothing`` available, for the
+    ``dialect`` (``"postgresql"`` or ``"sqlite"``); the PostgreSQL dialect is imported only
+    when it is the one in use."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
 async def ensure_chat(session: AsyncSession, chat_id: int, type: str) -> None:
     """Insert the chat unless it exists (INSERT ... ON CONFLICT DO NOTHING: no race)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Chat).values(
+    statement = upsert(session.get_bind().dialect.name, Chat).values(
         id=chat_id, type=type, model=None, settings={}, created_at=utcnow()
     )
     await session.execute(statement.on_conflict_do_nothing(index_elements=[Chat.id]))

@@ -52,6 +52,8 @@ def test_the_token_is_secret() -> None:
         ({"telegram_bot_token": TOKEN, "history_limit": "lots"}, "Configuration error: HISTORY_LIMIT "),
         ({"telegram_bot_token": TOKEN, "allowed_user_ids": "1,x"}, "Configuration error: ALLOWED_USER_IDS "),
         ({"telegram_bot_token": TOKEN, "log_level": "LOUD"}, "Configuration error: LOG_LEVEL must be one of"),
+        ({"telegram_bot_token": TOKEN, "flood_backend": "postgres"}, "Configuration error: FLOOD_BACKEND Input should be 'memory' or 'redis'"),
+        ({"telegram_bot_token": TOKEN, "stop_backend": ""}, "Configuration error: STOP_BACKEND Input should be 'memory' or 'redis'"),
     ],
 )
 def test_errors_name_the_setting_in_one_line(
@@ -62,3 +64,29 @@ def test_errors_name_the_setting_in_one_line(
         settings(**values)
     described = describe_error(caught.value)
     assert described.startswith(line) and "\n" not in described
+
+
+def test_the_shared_backends_are_chosen_by_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FLOOD_BACKEND and STOP_BACKEND: memory by default (nothing shared, no Redis client), redis
+    when asked (in any case, spaces around ignored): a shared flood budget and /stop whose Redis
+    keys carry the bot's id."""
+    from bot.flood import FloodControl
+    from bot.lifecycle import flood_budget, namespace, stop_signals
+    from bot.shared_flood import SharedFloodControl
+    from bot.shared_stop import RedisStopSignals
+    from bot.stop_signals import LocalStopSignals
+    from bot.turns import RunningTurns
+
+    default = settings(telegram_bot_token=TOKEN)
+    assert default.flood_backend == default.stop_backend == "memory"
+    assert default.redis_url == "redis://localhost:6379/0"
+    assert type(flood_budget(default)) is FloodControl
+    assert type(stop_signals(default, RunningTurns())) is LocalStopSignals
+    shared = settings(telegram_bot_token=TOKEN, flood_backend=" Redis ", stop_backend="REDIS",
+                      redis_url="redis://127.0.0.1:6390/2")
+    assert namespace(shared) == "llm-telegram-bot:123456"
+    flood = flood_budget(shared)
+    assert isinstance(flood, SharedFloodControl) and flood.namespace == "llm-telegram-bot:123456"
+    assert flood.redis.connection_pool.connection_kwargs["port"] == 6390
+    signals = stop_signals(shared, RunningTurns())
+    assert isinstance(signals, RedisStopSignals) and signals.channel == "llm-telegram-bot:123456:stop"

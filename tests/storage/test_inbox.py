@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Insert, event, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.storage import Inbox, InboxEntry, Store
 
@@ -59,3 +64,67 @@ async def test_prune_deletes_only_old_handled_updates(store: Store) -> None:
     assert [e.update_id for e in await inbox.take_pending()] == [2]
     # Deleted, so a copy sent again would be stored anew: prune only past Telegram's 24 hours.
     assert await inbox.put([entry(1, 10)]) == [1]
+
+
+async def test_marks_asked_for_together_are_committed_together(store: Store) -> None:
+    """20 turns ending at once: 20 marks, but one transaction for the first and one for all
+    those that queued while it was written; each caller returns once its mark is committed."""
+    inbox = Inbox(store)
+    await inbox.put([entry(i, 100 + i) for i in range(1, 22)])
+    commits = 0
+
+    def count(_connection: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(store.engine.sync_engine, "commit", count)
+    try:
+        await asyncio.gather(*(inbox.mark_handled(i) for i in range(1, 21)))
+    finally:
+        event.remove(store.engine.sync_engine, "commit", count)
+
+    assert commits <= 2
+    assert [e.update_id for e in await inbox.take_pending()] == [21]
+
+
+async def test_a_failed_mark_raises_to_every_caller_of_its_batch(store: Store) -> None:
+    inbox = Inbox(store)
+    await inbox.put([entry(1, 10), entry(2, 11)])
+    async with store._write() as session:  # the next writes fail: no such table
+        await session.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+
+    results = await asyncio.gather(
+        inbox.mark_handled(1), inbox.mark_handled(2), return_exceptions=True
+    )
+
+    # "no such table" (SQLite's OperationalError, PostgreSQL's ProgrammingError) for both.
+    assert all(isinstance(result, DBAPIError) for result in results), results
+    async with store._write() as session:
+        await session.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+    await inbox.mark_handled(2)  # works again once the database does
+    assert [e.update_id for e in await inbox.take_pending()] == [1]
+
+
+async def test_storing_a_batch_reuses_the_compiled_statement(store: Store) -> None:
+    """Batches of any size are one cached INSERT (SQLAlchemy compiles it once), not a new
+    statement per batch."""
+    inbox = Inbox(store)
+    await inbox.put([entry(1, 10)])  # compiled: one row, and several
+    await inbox.put([entry(2, 11), entry(3, 12)])
+    seen: list[object] = []
+
+    def after_execute(connection: Any, statement: Any, *args: Any) -> None:
+        if isinstance(statement, Insert):
+            seen.append(args[-1].context.cache_hit)  # args[-1]: the CursorResult
+
+    event.listen(store.engine.sync_engine, "after_execute", after_execute)
+    try:
+        assert await inbox.put([entry(4, 13), entry(5, 14), entry(6, 15), entry(1, 10)]) == [
+            4, 5, 6
+        ]
+        assert await inbox.put([entry(7, 16)]) == [7]
+    finally:
+        event.remove(store.engine.sync_engine, "after_execute", after_execute)
+
+    cache_hit = store.engine.dialect.CACHE_HIT
+    assert seen == [cache_hit, cache_hit]

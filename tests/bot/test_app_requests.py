@@ -1,0 +1,34 @@
+"""The application's two Bot API clients (methods; getUpdates) share one TLS context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import CONNECTION_POOL_SIZE, build_application
+from bot.health import Heartbeat, HeartbeatRequest
+from bot.storage import Store
+from providers import ModelRegistry
+from tests.fakes.telegram import FakeTelegram
+
+from .conftest import make_settings
+
+
+def _tls_context(request: object) -> object:
+    return request._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+
+async def test_both_clients_share_one_tls_context(telegram: FakeTelegram, tmp_path: Path) -> None:
+    settings = make_settings(telegram, tmp_path / "bot.db")
+    store = await Store.open(settings.database_url)
+    try:
+        for heartbeat in (None, Heartbeat(tmp_path / "heartbeat")):
+            application = build_application(
+                settings, store, ModelRegistry([]), heartbeat
+            )
+            get_updates, methods = application.bot._request  # PTB: (getUpdates, the rest)
+            assert _tls_context(get_updates) is _tls_context(methods)
+            assert isinstance(get_updates, HeartbeatRequest) == (heartbeat is not None)
+            assert get_updates._client._transport._pool._max_connections == 1
+            assert methods._client._transport._pool._max_connections == CONNECTION_POOL_SIZE
+    finally:
+        await store.close()
