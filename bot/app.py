@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder
@@ -25,7 +26,7 @@ from bot.polling import InboxPoller
 from bot.retries import RetryingRateLimiter
 from bot.service import ChatService
 from bot.settings import Settings
-from bot.storage import Inbox, Store, upgrade_in_subprocess
+from bot.storage import Inbox, MessageRecord, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
 from providers import ModelRegistry, default_registry
 
@@ -99,8 +100,14 @@ async def _log_error(update: object, context: Any) -> None:
 
 async def _tell_interrupted(application: Application, store: Store) -> None:
     """Chats whose reply was being written when the bot stopped learn it and can /retry."""
+    await tell_interrupted(application, await store.mark_interrupted())
+
+
+async def tell_interrupted(application: Application, replies: Sequence[MessageRecord]) -> None:
+    """Tell the chat of each of ``replies`` (marked ``INTERRUPTED``) that it can /retry; a
+    chat that cannot be reached is logged and skipped."""
     deps: handlers.Deps = application.bot_data["deps"]
-    for reply in await store.mark_interrupted():
+    for reply in replies:
         try:
             await deps.streamer.send_text(
                 reply.chat_id,
