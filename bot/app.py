@@ -22,7 +22,7 @@ from bot.flood import FloodControl
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
 from bot.lifecycle import connect, set_command_menu, shut_down
 from bot.ordering import ChatOrderedUpdateProcessor
-from bot.polling import InboxPoller
+from bot.polling import ALLOWED_UPDATES, InboxPoller
 from bot.retries import RetryingRateLimiter
 from bot.service import ChatService
 from bot.settings import Settings
@@ -136,7 +136,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         poller = InboxPoller(
             application,
             Inbox(store),
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=ALLOWED_UPDATES,
             retry_timeout=settings.storage_retry_timeout,
         )
         if not await connect(application, stop, settings.telegram_api_base_url):

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 HANDLED_GROUP = 1_000_000
 #: Seconds a getUpdates long poll waits for an update (Bot API ``timeout``).
 POLL_TIMEOUT = 10
+#: The Bot API update types the bot asks for (getUpdates and setWebhook ``allowed_updates``).
+ALLOWED_UPDATES = ["message", "callback_query"]
 #: Seconds between prunings of old handled updates from the inbox.
 PRUNE_INTERVAL = 3600.0
 

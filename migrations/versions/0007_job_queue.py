@@ -57,7 +57,7 @@ def _execute_script(sql: str) -> None:
     ``execute`` prepares one statement) in the migration's transaction."""
     driver = op.get_bind().connection.dbapi_connection
     assert driver is not None
-    await_only(driver.driver_connection.execute(sql))  # type: ignore[attr-defined]
+    await_only(driver.driver_connection.execute(sql))
 
 
 def upgrade() -> None:
