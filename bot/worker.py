@@ -41,6 +41,9 @@ from providers import default_registry
 
 log = logging.getLogger(__name__)
 
+#: Seconds between a worker's looks for jobs besides PostgreSQL's notifications (a job
+#: unlocked by the recovery of a dead worker's job is found within this).
+FETCH_INTERVAL = 1.0
 #: Connections a worker's job queue keeps beyond one per running update (fetching,
 #: heartbeats, the stalled-job check).
 SPARE_CONNECTIONS = 4
@@ -69,6 +72,7 @@ def make_worker(jobs: App, settings: Settings) -> Worker:
         concurrency=settings.worker_concurrency,
         install_signal_handlers=False,
         delete_jobs="successful",
+        fetch_job_polling_interval=FETCH_INTERVAL,
         update_heartbeat_interval=settings.worker_heartbeat_interval,
         stalled_worker_timeout=settings.worker_stalled_timeout,
     )
@@ -80,6 +84,8 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
 
     Raises ValueError when DATABASE_URL is not PostgreSQL, :class:`bot.lifecycle.StartupError`
     when Telegram rejects the token or the URL."""
+    # procrastinate logs every job's arguments (the user's message) at INFO.
+    logging.getLogger("procrastinate").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     jobs = job_app(
         settings.database_url, min_size=1, max_size=settings.worker_concurrency + SPARE_CONNECTIONS
     )

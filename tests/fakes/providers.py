@@ -56,6 +56,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import re
 import signal
@@ -114,6 +115,8 @@ class Reply:
     endless: bytes | None = None    # after the pieces, send this again and again until the client
                                     # goes away (a line or a body that never ends)
     content_length: int | None = None  # declare this Content-Length instead of chunked encoding
+    echo: bool = False              # append the request's last message to ``text`` (tells which
+                                    # message a reply answers, e.g. its turn number)
 
 
 @dataclass
@@ -231,6 +234,8 @@ class FakeProviders:
             recorded = await self._record(provider, request)
             queue = self._queues[provider]
             reply = queue.popleft() if queue else self.default[provider]
+            if reply.echo:
+                reply = dataclasses.replace(reply, text=reply.text + _last_message(recorded.json))
             if reply.hang:
                 await self._sleep(reply.hang)
                 if self._closing.is_set():
@@ -413,6 +418,15 @@ class FakeProviders:
 
 
 # -- OpenAI's 401 ---------------------------------------------------------------------------
+
+def _last_message(request: Any) -> str:
+    """The text of a chat request's last message ("" when there is none)."""
+    messages = (request or {}).get("messages") or [{}]
+    content = messages[-1].get("content", "")
+    if isinstance(content, list):  # OpenAI content parts
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
 
 def masked_key(key: str) -> str:
     """A key as OpenAI's 401 quotes it: the first 3 and last 4 characters kept, the rest ``*``
