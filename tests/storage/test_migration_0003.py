@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from bot.storage import Store, create_engine, upgrade_to_head
-from bot.storage.migrate import current_revision, downgrade
+from bot.storage.migrate import current_revision, downgrade, head_revision
 
 from .conftest import BACKENDS
 
@@ -48,7 +48,7 @@ async def test_0003_adds_attachments_and_keeps_older_messages(empty_database_url
 
     await upgrade_to_head(empty_database_url)
 
-    assert await current_revision(empty_database_url) == "0003"
+    assert await current_revision(empty_database_url) == head_revision()
     store = await Store.open(empty_database_url, migrate=False)
     try:
         [old] = await store.history(7)
