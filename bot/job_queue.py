@@ -20,6 +20,7 @@ from procrastinate import App, PsycopgConnector
 from sqlalchemy.engine import make_url
 from telegram import Update
 
+from bot.lifecycle import StartupError
 from bot.ordering import queue_key
 
 #: The task name of "handle this update" (the ingress defers it, the workers define it).
@@ -30,13 +31,13 @@ QUEUE = "updates"
 
 def libpq_url(database_url: str) -> str:
     """``postgresql://user:password@host:port/db`` (libpq's form, for psycopg) from a
-    SQLAlchemy URL such as ``postgresql+asyncpg://...``. Raises ValueError for a database that
-    is not PostgreSQL."""
+    SQLAlchemy URL such as ``postgresql+asyncpg://...``. Raises
+    :class:`bot.lifecycle.StartupError` for a database that is not PostgreSQL."""
     parsed = make_url(database_url)
     if parsed.get_backend_name() != "postgresql":
-        raise ValueError(
-            "the webhook ingress and the workers need PostgreSQL (DATABASE_URL=postgresql+asyncpg"
-            f"://...), not {parsed.get_backend_name()}"
+        raise StartupError(
+            "Configuration error: DATABASE_URL: the webhook ingress and the workers need "
+            f"PostgreSQL (postgresql+asyncpg://...), not {parsed.get_backend_name()}"
         )
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 

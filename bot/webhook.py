@@ -125,10 +125,7 @@ async def serve_webhook(settings: Settings, stop: asyncio.Event) -> None:
         raise StartupError(
             "Configuration error: `python -m bot webhook` needs WEBHOOK_URL and WEBHOOK_SECRET"
         )
-    try:
-        url = psycopg_url(settings.database_url)
-    except ValueError as error:
-        raise StartupError(f"Configuration error: DATABASE_URL: {error}") from None
+    url = psycopg_url(settings.database_url)
     secret = settings.webhook_secret.get_secret_value()
     await upgrade_in_subprocess(settings.database_url)
     store = await Store.open(url, migrate=False)

@@ -82,8 +82,8 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Run a worker until ``stop`` is set: migrate, wait for Telegram, answer queued updates,
     recover the jobs of dead workers, shut down within ``SHUTDOWN_GRACE`` seconds and a little.
 
-    Raises ValueError when DATABASE_URL is not PostgreSQL, :class:`bot.lifecycle.StartupError`
-    when Telegram rejects the token or the URL."""
+    Raises :class:`bot.lifecycle.StartupError` when DATABASE_URL is not PostgreSQL or Telegram
+    rejects the token or the URL."""
     # procrastinate logs every job's arguments (the user's message) at INFO.
     logging.getLogger("procrastinate").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     jobs = job_app(

@@ -17,6 +17,7 @@ pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageE
   a webhook is set;
 * webhook delivery (``setWebhook``): each update POSTed to the URL with the secret header, at
   most ``max_connections`` at once, sent again until answered 2xx (``webhook_delivery.py``);
+  only to a loopback URL (another one is recorded, and nothing is sent);
 * flood control as token buckets (per private chat, per group, per bot): a write that finds a
   bucket empty gets HTTP 429 with ``parameters.retry_after`` and a ``Retry-After`` header.
 
@@ -289,6 +290,9 @@ def _as_int(value: Any) -> int | None:
 
 
 _EVERY_THREAD: Any = object()
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class FakeTelegram:
@@ -1160,7 +1164,7 @@ class FakeTelegram:
 
     async def _fetch(self, url: str, limit: int) -> bytes | None:
         """Telegram downloads a file given by URL; only loopback URLs are fetched (no internet)."""
-        if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        if urlsplit(url).hostname not in LOOPBACK:
             return None
         try:
             async with (
@@ -1265,7 +1269,7 @@ class FakeTelegram:
             self._allowed_updates = set(allowed) or None
         if params.get("drop_pending_updates"):
             self._updates.clear()
-        if self._webhook_url:
+        if urlsplit(self._webhook_url).hostname in LOOPBACK:  # never the network
             self.webhook = WebhookDelivery(
                 self._webhook_url,
                 params.get("secret_token") or None,
