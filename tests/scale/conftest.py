@@ -13,8 +13,9 @@ from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
 from tests.scale.deployment import Deployment
 from tests.storage.conftest import PostgresScratch, postgres, run_in_thread
+from tests.storage.private_postgres import private_postgres
 
-__all__ = ["postgres"]  # the session's scratch-database maker, shared with tests/storage
+__all__ = ["postgres", "private_postgres"]  # shared with tests/storage
 
 
 @pytest.fixture

@@ -143,9 +143,14 @@ class Deployment:
 
     async def count(self, sql: str) -> int:
         """The integer a query gives (e.g. ``SELECT count(*) FROM procrastinate_jobs``)."""
-        engine = create_async_engine(self.database_url)
-        try:
-            async with engine.connect() as connection:
-                return int((await connection.execute(text(sql))).scalar_one())
-        finally:
-            await engine.dispose()
+        return await count(self.database_url, sql)
+
+
+async def count(database_url: str, sql: str) -> int:
+    """The integer ``sql`` gives on the database at ``database_url``."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text(sql))).scalar_one())
+    finally:
+        await engine.dispose()
