@@ -403,7 +403,8 @@ class FakeTelegram:
         """End pending long polls (they answer ``[]``), webhook delivery, and close the server."""
         self._stopping = True
         self._notify()
-        await self._stop_delivery()
+        if self.webhook is not None:
+            await self.webhook.stop()  # kept: its deliveries can be read after the fake stops
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

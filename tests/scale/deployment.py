@@ -72,8 +72,8 @@ class Deployment:
             SHUTDOWN_GRACE="1",
             HEARTBEAT_FILE=str(folder / "heartbeat"),
             **providers.env(openai_models=model),
-            **(env or {}),
         )
+        self.env.update(env or {})
 
     def _log(self, name: str) -> Path:
         return self.folder / f"{name}.log"
