@@ -107,3 +107,20 @@ async def test_no_delivery_to_a_url_off_loopback(fake: FakeTelegram) -> None:
     async with telegram.Bot(fake.token, base_url=fake.base_url) as bot:
         await bot.set_webhook("https://example.invalid/hook")
     assert fake.webhook is None and len(fake.pending_updates) == 1
+
+
+async def test_a_chats_updates_go_one_at_a_time_in_order(
+    fake: FakeTelegram, receiver: Receiver
+) -> None:
+    # Each answer takes 0.1 s; a chat's next update waits for it, other chats do not.
+    receiver.answer = lambda update_id, attempt: (500 if (update_id, attempt) == (1, 1) else 200, 0.1)
+    for text in ("a", "b", "c"):
+        fake.send_message(1, text)
+    fake.send_message(2, "other")
+    async with telegram.Bot(fake.token, base_url=fake.base_url) as bot:
+        await bot.set_webhook(receiver.url, max_connections=40)
+
+    await fake.wait_for(lambda: not fake.pending_updates, timeout=10)
+    chat_1 = [uid for uid, _ in receiver.received if uid != 4]
+    assert chat_1 == [1, 1, 2, 3]  # update 1 failed once: 2 and 3 waited behind it
+    assert receiver.received[0][0] in (1, 4) and receiver.most_at_once == 2

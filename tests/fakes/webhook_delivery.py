@@ -1,14 +1,18 @@
 """Webhook delivery for the fake Bot API, as Telegram does it.
 
-Source: ``/work/shared/docs/telegram-api.md`` 3.5 and 4 (the setWebhook page): one ``Update``
-per HTTPS POST (here HTTP on loopback) with the header ``X-Telegram-Bot-Api-Secret-Token`` set to
-``secret_token`` when one was given; at most ``max_connections`` (1-100, default 40) requests at
-once; an update is sent again when the answer is not 2xx or does not come in time, until it is
-acknowledged (Telegram gives up "after a reasonable amount of attempts"; this fake never does,
-and it keeps updates that are waiting for a retry in front of newer ones).
+Sources: ``/work/shared/docs/telegram-api.md`` 3.5 and 4 (the setWebhook page) and the official
+server's ``WebhookActor.cpp`` (tdlib/telegram-bot-api). One ``Update`` per HTTPS POST (here HTTP
+on loopback) with the header ``X-Telegram-Bot-Api-Secret-Token`` set to ``secret_token`` when one
+was given; at most ``max_connections`` (1-100, default 40) requests at once. Updates are queued
+per chat (``WebhookActor``'s ``queue_updates_`` by ``queue_id``): a chat's next update is sent
+only once the one before it was acknowledged, so a chat's updates arrive one at a time and in
+order, while different chats' go in parallel (an update without a chat has a queue of its own).
+An update is sent again when the answer is not 2xx or does not come in time, until it is
+acknowledged (Telegram drops it after about 23 hours; this fake never does).
 
-Choices where Telegram is silent: the answer timeout is ``timeout`` seconds (default 10) and a
-failed update waits ``retry_delay`` seconds (default 0.5) before it is sent again.
+Choices where the server differs or is silent: the answer timeout is ``timeout`` seconds
+(default 10); a failed update waits ``retry_delay`` seconds (default 0.5) before it is sent
+again (the server: at once after the first failure, then 2, 4, ... at most 60-120 s).
 """
 
 from __future__ import annotations
@@ -22,6 +26,18 @@ from dataclasses import dataclass
 import aiohttp
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def queue_of(update: dict) -> object:
+    """The delivery queue of an update: its chat (the message's, or the message of a button
+    tap), else the update alone."""
+    for kind in ("message", "edited_message", "channel_post", "edited_channel_post"):
+        if kind in update:
+            return update[kind]["chat"]["id"]
+    message = update.get("callback_query", {}).get("message")
+    if message is not None:
+        return message["chat"]["id"]
+    return ("update", update["update_id"])
 
 
 @dataclass(frozen=True)
@@ -87,11 +103,14 @@ class WebhookDelivery:
         while True:
             event = self.wake()
             now = time.monotonic()
-            waiting = [
-                u for u in self.pending()
-                if u["update_id"] not in self._in_flight
-                and self._not_before.get(u["update_id"], 0.0) <= now
-            ]
+            waiting, busy = [], set()  # busy: chats whose head update is out or waits to retry
+            for update in self.pending():
+                queue, update_id = queue_of(update), update["update_id"]
+                if queue in busy:
+                    continue
+                busy.add(queue)
+                if update_id not in self._in_flight and self._not_before.get(update_id, 0) <= now:
+                    waiting.append(update)
             for update in waiting:
                 await self._slots.acquire()
                 self._in_flight.add(update["update_id"])
@@ -124,4 +143,4 @@ class WebhookDelivery:
             self.acknowledged(update_id)
         else:
             self._not_before[update_id] = time.monotonic() + self.retry_delay
-            self.notify()  # the delivery loop recomputes the next retry time
+        self.notify()  # the chat's next update may go, or the next retry time changed

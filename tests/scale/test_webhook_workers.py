@@ -162,3 +162,7 @@ async def test_the_ingress_acknowledges_while_no_worker_runs_and_the_backlog_is_
         lambda: all(answered(telegram, c, [f"backlog {c}"]) for c in range(7300, 7305)),
         timeout=30,
     )
+    # SIGTERM: both leave cleanly (the worker's shutdown is polling's: bot.lifecycle.shut_down).
+    await deployment.stop()
+    assert deployment.ingress is not None and deployment.ingress.returncode == 0
+    assert [worker.returncode for worker in deployment.workers] == [0]
