@@ -37,14 +37,12 @@ from benchmarks.streaming import (
     WRITES,
     ReplyWatcher,
     RunResult,
-    _last_chunks,
-    chat_limited_429s,
     converse,
     percentile,
     reply_text,
+    tally,
 )
 from bot.flood import FloodControl
-from bot.storage import upgrade_to_head
 from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
 from tests.scale.deployment import Deployment
@@ -88,9 +86,8 @@ async def run(
     deltas = max(1, -(-len(text) // delta_chars))
     result = RunResult(chats, turns, False, reply_chars, stream_seconds=stream_seconds)
     scratch = PostgresScratch(server_url)
-    database_url = scratch.create()
+    database_url = await asyncio.to_thread(scratch.create_migrated)
     try:
-        await upgrade_to_head(database_url)
         async with FakeTelegram() as telegram, FakeProviders() as fake:
             fake.default["openai"] = Reply(
                 text, delta_chars=delta_chars, delay=stream_seconds / deltas
@@ -131,22 +128,9 @@ async def run(
                     await deployment.stop()
     finally:
         scratch.drop(database_url)
-    done = [t for ts in all_turns for t in ts]
-    _last_chunks(fake, done)
-    for turn in done:
-        if turn.first_visible is not None:
-            result.first.append(turn.first_visible - turn.sent_at)
-        if turn.complete_at is None:
-            result.never_completed += 1
-            continue
-        if turn.last_chunk_at is not None:
-            result.complete.append(max(0.0, turn.complete_at - turn.last_chunk_at))
-    result.never_completed += chats * turns - len(done)
+    replies = tally(result, fake, telegram, all_turns)
+    result.cpu_per_reply = cpu / max(1, replies)
     writes = [c for c in telegram.calls if c.method in WRITES and c.status == 200]
-    result.writes_per_reply = len(writes) / max(1, len(done))
-    result.answers_429 = telegram.count_429()
-    result.chat_429 = chat_limited_429s(telegram)
-    result.cpu_per_reply = cpu / max(1, len(done))
     acks = [d.seconds * 1000 for d in telegram.webhook.deliveries] if telegram.webhook else []
     return WebhookResult(
         workers,

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import upgrade_to_head
 from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
 from tests.scale.deployment import Deployment
-from tests.storage.conftest import PostgresScratch, postgres, run_in_thread
+from tests.storage.conftest import PostgresScratch, postgres
 from tests.storage.private_postgres import private_postgres
 
 __all__ = ["postgres", "private_postgres"]  # shared with tests/storage
@@ -21,9 +20,8 @@ __all__ = ["postgres", "private_postgres"]  # shared with tests/storage
 @pytest.fixture
 def database_url(postgres: PostgresScratch) -> Iterator[str]:
     """A scratch database migrated to head (job queue included), dropped after the test."""
-    url = postgres.create()
+    url = postgres.create_migrated()
     try:
-        run_in_thread(upgrade_to_head(url))
         yield url
     finally:
         postgres.drop(url)
