@@ -17,6 +17,9 @@ with their children), and:
 - the ingress's acknowledgement time of Telegram's POSTs (p50, p95, milliseconds, measured by
   the fake Bot API from sending the request to reading the answer).
 
+First it measures the ingress alone (``--ingress-posts``): updates POSTed one after another to
+it in this process, without workers or the fake Bot API.
+
 Usage: ``python -m benchmarks.webhook [--chats 30 --turns 3 --workers 1 3]``. Numbers to read,
 not assertions.
 """
@@ -26,11 +29,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import json
 import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
 
 from benchmarks.process import TreeSampler, tree_cpu_seconds
 from benchmarks.streaming import (
@@ -43,6 +49,9 @@ from benchmarks.streaming import (
     tally,
 )
 from bot.flood import FloodControl
+from bot.job_queue import job_app, psycopg_url
+from bot.storage import Inbox, Store
+from bot.webhook import SECRET_HEADER, WebhookIngress
 from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
 from tests.scale.deployment import Deployment
@@ -141,6 +150,34 @@ async def run(
     )
 
 
+async def ingress_alone(server_url: str, posts: int) -> tuple[float, float]:
+    """The ingress in this process (no workers, no fake Bot API): ``posts`` updates POSTed one
+    after another over loopback; their answer times' p50 and p95, in milliseconds."""
+    scratch = PostgresScratch(server_url)
+    database_url = await asyncio.to_thread(scratch.create_migrated)
+    store = await Store.open(psycopg_url(database_url), migrate=False)
+    ingress = WebhookIngress(
+        Inbox(store), job_app(database_url), secret="s", path="/t", max_body_bytes=100_000
+    )
+    headers = {SECRET_HEADER: "s", "Content-Type": "application/json"}
+    times = []
+    try:
+        async with TestClient(TestServer(ingress.web_app())) as client:
+            for update_id in range(1, posts + 1):
+                chat = 1000 + update_id % 30
+                update = {"update_id": update_id, "message": {
+                    "message_id": update_id, "date": 0, "text": "hi",
+                    "chat": {"id": chat, "type": "private"}}}
+                started = time.perf_counter()
+                response = await client.post("/t", data=json.dumps(update), headers=headers)
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status == 200, response.status
+    finally:
+        await store.close()
+        scratch.drop(database_url)
+    return percentile(times, 50), percentile(times, 95)
+
+
 async def _sample(sampler: TreeSampler) -> None:
     while True:
         sampler.sample()
@@ -186,9 +223,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL", ""),
                         help="a PostgreSQL server (a role that may CREATE DATABASE); default: "
                         "TEST_DATABASE_URL")
+    parser.add_argument("--ingress-posts", type=int, default=300,
+                        help="updates POSTed to the ingress alone, in this process (0: none)")
     args = parser.parse_args(argv)
     if not args.database_url:
         raise SystemExit("needs PostgreSQL: --database-url or TEST_DATABASE_URL")
+    if args.ingress_posts:
+        p50, p95 = asyncio.run(ingress_alone(args.database_url, args.ingress_posts))
+        print(f"the ingress alone: {args.ingress_posts} updates POSTed one after another, "
+              f"answered in {p50:.1f} ms p50, {p95:.1f} ms p95", flush=True)
     results = []
     for workers in args.workers:
         result = asyncio.run(
