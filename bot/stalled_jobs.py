@@ -6,12 +6,14 @@ and the worker's last heartbeat older than ``WORKER_STALLED_TIMEOUT`` seconds, o
 gone); every live worker looks every ``WORKER_HEARTBEAT_INTERVAL`` seconds, one at a time (a
 PostgreSQL advisory lock), and for each:
 
-* the update's turn was recorded (its message is a stored user message): the reply being
-  written is marked ``INTERRUPTED`` and its chat told (it can ``/retry``), as after a restart
-  of the single-process bot; the job ends ``failed``. Running it again would answer the message
-  twice.
-* otherwise (the worker died before the turn was recorded, or the update is not a message):
-  the job is retried; it keeps its place at the head of its chat's queue.
+* a turn of a chat's queue that was recorded (a reply still ``STREAMING`` in that chat and
+  topic: the job held its lock, so the reply is the dead worker's; or the message is a stored
+  user message): the reply is marked ``INTERRUPTED`` and its chat told (it can ``/retry``), as
+  after a restart of the single-process bot; the job ends ``failed``. Running it again would
+  answer the message twice.
+* otherwise (the worker died before the turn was recorded, or the update skips the chat's
+  queue: a button tap, ``/stop`` ...): the job is retried; it keeps its place at the head of
+  its chat's queue.
 
 Either way the chat's lock is released and its later updates go to the live workers.
 """
@@ -97,22 +99,23 @@ class StalledJobs:
         manager = self.jobs.job_manager
         update = Update.de_json(job.task_kwargs.get("update"), self.application.bot)  # type: ignore[arg-type]
         entry = None if update is None else entry_of(update)
-        if (
-            update is None
-            or entry is None
-            or entry.chat_id is None
-            or entry.message_id is None
-            or not await self.inbox.was_recorded(entry.chat_id, entry.message_id)
-        ):
+        key = None if update is None else queue_key(update)
+        if update is None or entry is None or entry.chat_id is None or key is None:
+            # Not a turn of a chat's queue (a button tap, /stop ...): it is short, run it again.
             log.warning("job %s of a dead worker: its update is handled again", job.id)
             await manager.retry_job_by_id_async(job.id, retry_at=utcnow())
             return
-        key = queue_key(update)
-        replies = await self.store.mark_interrupted(
-            entry.chat_id, thread_id=None if key is None else key[1]
+        # The job held its chat's lock: a reply still streaming there is the dead worker's.
+        replies = await self.store.mark_interrupted(entry.chat_id, thread_id=key[1])
+        recorded = entry.message_id is not None and await self.inbox.was_recorded(
+            entry.chat_id, entry.message_id
         )
+        if not replies and not recorded:
+            log.warning("job %s of a dead worker: its update is handled again", job.id)
+            await manager.retry_job_by_id_async(job.id, retry_at=utcnow())
+            return
         log.warning(
-            "job %s of a dead worker: update %s was being answered in chat %s; %d reply(ies) "
+            "job %s of a dead worker: update %s of chat %s was being answered; %d reply(ies) "
             "marked interrupted",
             job.id, update.update_id, entry.chat_id, len(replies),
         )

@@ -27,15 +27,19 @@ async def test_stalled_jobs_are_told_interrupted_or_queued_again(
     application = build_application(settings, store, default_registry(settings))
     try:
         async with jobs.open_async(), application:
-            telegram.add_chat(1)
-            telegram.add_chat(2)
+            for chat in (1, 2, 3):
+                telegram.add_chat(chat)
             # Chat 1: its turn was recorded, the reply was streaming. Chat 2: not recorded yet.
+            # Chat 3: a /retry (no user message stored) whose new reply was streaming.
             await store.record_turn(1, user_message="recorded", telegram_message_id=5)
-            for update in (an_update(10, 1, "recorded"), an_update(11, 2, "not yet")):
+            await store.record_turn(3, user_message=None)
+            updates = (an_update(10, 1, "recorded"), an_update(11, 2, "not yet"),
+                       an_update(12, 3, "/retry"))
+            for update in updates:
                 update["message"]["message_id"] = 5
                 await jobs.configure_task(HANDLE_UPDATE, queue=QUEUE).defer_async(update=update)
             dead = await jobs.job_manager.register_worker()
-            for _ in range(2):
+            for _ in updates:
                 assert await jobs.job_manager.fetch_job([QUEUE], dead) is not None
             async with store.engine.begin() as connection:  # its last heartbeat: an hour ago
                 await connection.execute(text(
@@ -43,17 +47,21 @@ async def test_stalled_jobs_are_told_interrupted_or_queued_again(
                 ))
             stalled = StalledJobs(jobs, application, Inbox(store), store, stalled_timeout=30)
 
-            assert await stalled.recover() == 2
+            assert await stalled.recover() == 3
 
             statuses = {
                 job.task_kwargs["update"]["update_id"]: job.status
                 for job in await jobs.job_manager.list_jobs_async()
             }
-            assert statuses == {10: Status.FAILED.value, 11: Status.TODO.value}
+            assert statuses == {
+                10: Status.FAILED.value, 11: Status.TODO.value, 12: Status.FAILED.value
+            }
             assert [m.text for m in telegram.bot_messages(1)] == [INTERRUPTED]
+            assert [m.text for m in telegram.bot_messages(3)] == [INTERRUPTED]
             assert telegram.bot_messages(2) == []
-            [reply] = [m for m in await store.history(1) if m.role == "assistant"]
-            assert reply.status is ReplyStatus.INTERRUPTED
+            for chat in (1, 3):
+                [reply] = [m for m in await store.history(chat) if m.role == "assistant"]
+                assert reply.status is ReplyStatus.INTERRUPTED
             assert await stalled.recover() == 0  # nothing is handled twice
     finally:
         await store.close()
