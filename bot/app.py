@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -32,11 +33,11 @@ from bot.lifecycle import (
 from bot.model_choice import FIRST_RUN, make_registry
 from bot.model_refresh import keep_model_lists_fresh
 from bot.ordering import ChatOrderedUpdateProcessor
-from bot.polling import InboxPoller
+from bot.polling import ALLOWED_UPDATES, InboxPoller
 from bot.retries import RetryingRateLimiter
 from bot.service import ChatService
 from bot.settings import Settings
-from bot.storage import Inbox, Store, upgrade_in_subprocess
+from bot.storage import Inbox, MessageRecord, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
 from providers import ModelRegistry
 
@@ -128,8 +129,14 @@ async def _log_error(update: object, context: Any) -> None:
 
 async def _tell_interrupted(application: Application, store: Store) -> None:
     """Chats whose reply was being written when the bot stopped learn it and can /retry."""
+    await tell_interrupted(application, await store.mark_interrupted())
+
+
+async def tell_interrupted(application: Application, replies: Sequence[MessageRecord]) -> None:
+    """Tell the chat of each of ``replies`` (marked ``INTERRUPTED``) that it can /retry; a
+    chat that cannot be reached is logged and skipped."""
     deps: handlers.Deps = application.bot_data["deps"]
-    for reply in await store.mark_interrupted():
+    for reply in replies:
         try:
             await deps.streamer.send_text(
                 reply.chat_id,
@@ -169,7 +176,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         poller = InboxPoller(
             application,
             Inbox(store),
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=ALLOWED_UPDATES,
             retry_timeout=settings.storage_retry_timeout,
         )
         deps: handlers.Deps = application.bot_data["deps"]
