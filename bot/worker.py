@@ -30,14 +30,15 @@ from telegram.ext import Application
 
 import providers.settings
 from bot import handlers
-from bot.app import build_application
+from bot.app import build_application, close_shared
 from bot.job_queue import HANDLE_UPDATE, QUEUE, job_app
-from bot.lifecycle import connect, shut_down
+from bot.lifecycle import connect, set_command_menu, shut_down
+from bot.model_choice import make_registry
+from bot.model_refresh import keep_model_lists_fresh
 from bot.polling import mark_handled_after_handlers
 from bot.settings import Settings
 from bot.stalled_jobs import StalledJobs
 from bot.storage import Inbox, Store, upgrade_in_subprocess
-from providers import default_registry
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +90,25 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
     jobs = job_app(
         settings.database_url, min_size=1, max_size=settings.worker_concurrency + SPARE_CONNECTIONS
     )
+    registry = make_registry(settings)  # a bad endpoints file stops start-up first
     providers.settings.configure(settings)
     await upgrade_in_subprocess(settings.database_url)
     store = await Store.open(settings.database_url, migrate=False)
+    listing = asyncio.create_task(registry.refresh())
+    refresher: asyncio.Task[None] | None = None
     try:
-        application = build_application(settings, store, default_registry(settings))
+        application = build_application(settings, store, registry)
+        deps: handlers.Deps = application.bot_data["deps"]
         inbox = Inbox(store)
         mark_handled_after_handlers(application, inbox, settings.storage_retry_timeout)
         if not await connect(application, stop, settings.telegram_api_base_url):
+            await close_shared(deps)
             return
         try:
+            await deps.service.control.signals.start()  # /stop from any process (STOP_BACKEND)
+            await set_command_menu(application.bot, handlers.COMMANDS)
+            refresher = asyncio.create_task(keep_model_lists_fresh(
+                registry, await listing, settings.models_refresh, settings.models_retry))
             await application.start()
             async with jobs.open_async():
                 register_task(jobs, application)
@@ -106,7 +116,13 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
             await application.stop()
         finally:
             await application.shutdown()
+            await close_shared(deps)
     finally:
+        for task in (listing, refresher):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await store.close()
         providers.settings.configure(None)
 

@@ -44,9 +44,12 @@ async def providers() -> AsyncIterator[FakeProviders]:
 
 @pytest.fixture
 async def deployment(
-    telegram: FakeTelegram, providers: FakeProviders, database_url: str, tmp_path: Path
+    telegram: FakeTelegram, providers: FakeProviders, database_url: str, tmp_path: Path,
+    redis_url: str,
 ) -> AsyncIterator[Deployment]:
-    running = Deployment(telegram, providers, database_url, tmp_path)
+    # One flood budget and one /stop for the whole deployment, in a real Redis (CI starts it).
+    shared = {"FLOOD_BACKEND": "redis", "STOP_BACKEND": "redis", "REDIS_URL": redis_url}
+    running = Deployment(telegram, providers, database_url, tmp_path, env=shared)
     try:
         yield running
     finally:
