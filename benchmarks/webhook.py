@@ -80,6 +80,13 @@ def most_in_a_second(times: list[float]) -> int:
     return most
 
 
+def shared_backends(redis_url: str) -> dict[str, str]:
+    """The settings that give every worker one flood budget and one /stop (none without Redis)."""
+    if not redis_url:
+        return {}
+    return {"FLOOD_BACKEND": "redis", "STOP_BACKEND": "redis", "REDIS_URL": redis_url}
+
+
 async def run(
     workers: int,
     chats: int,
@@ -90,6 +97,7 @@ async def run(
     stream_seconds: float,
     delta_chars: int,
     timeout: float,
+    redis_url: str = "",
 ) -> WebhookResult:
     text = reply_text(reply_chars)
     deltas = max(1, -(-len(text) // delta_chars))
@@ -104,7 +112,8 @@ async def run(
             with tempfile.TemporaryDirectory() as tmp:
                 deployment = Deployment(
                     telegram, fake, database_url, Path(tmp), model=MODEL,
-                    env={"WORKER_HEARTBEAT_INTERVAL": "2", "WORKER_STALLED_TIMEOUT": "10"},
+                    env={"WORKER_HEARTBEAT_INTERVAL": "2", "WORKER_STALLED_TIMEOUT": "10",
+                         **shared_backends(redis_url)},
                 )
                 try:
                     launched = time.monotonic()
@@ -223,6 +232,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL", ""),
                         help="a PostgreSQL server (a role that may CREATE DATABASE); default: "
                         "TEST_DATABASE_URL")
+    parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", ""),
+                        help="a Redis server for the shared flood budget and /stop "
+                        "(FLOOD_BACKEND=redis, STOP_BACKEND=redis); default: TEST_REDIS_URL; "
+                        "empty: each worker keeps its own budget")
     parser.add_argument("--ingress-posts", type=int, default=300,
                         help="updates POSTed to the ingress alone, in this process (0: none)")
     args = parser.parse_args(argv)
@@ -237,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         result = asyncio.run(
             run(workers, args.chats, args.turns, args.database_url,
                 reply_chars=args.reply_chars, stream_seconds=args.stream_seconds,
-                delta_chars=args.delta_chars, timeout=args.timeout)
+                delta_chars=args.delta_chars, timeout=args.timeout, redis_url=args.redis_url)
         )
         results.append(result)
         print(table([result]).splitlines()[-1], flush=True)
