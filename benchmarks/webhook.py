@@ -106,6 +106,7 @@ async def run(
     database_url = await asyncio.to_thread(scratch.create_migrated)
     try:
         async with FakeTelegram() as telegram, FakeProviders() as fake:
+            fake.models = [MODEL]  # what GET /models lists: the workers ask it at start
             fake.default["openai"] = Reply(
                 text, delta_chars=delta_chars, delay=stream_seconds / deltas
             )
