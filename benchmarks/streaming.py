@@ -240,8 +240,18 @@ async def run(
             finally:
                 watching.cancel()
                 await stop_bot(process, err)
-    _last_chunks(fake, [t for ts in all_turns for t in ts])
+    replies = tally(result, fake, telegram, all_turns)
+    result.cpu_per_reply = cpu / max(1, replies)
+    return result
+
+
+def tally(
+    result: RunResult, fake: FakeProviders, telegram: FakeTelegram, all_turns: list[list[Turn]]
+) -> int:
+    """Fill ``result``'s per-turn times, never-completed count, writes per reply and 429
+    counts from what the fakes saw; returns how many turns were started."""
     done = [t for ts in all_turns for t in ts]
+    _last_chunks(fake, done)
     replies = len(done)
     for turn in done:
         if turn.first_visible is not None:
@@ -252,13 +262,13 @@ async def run(
         result.done.append(turn.complete_at - turn.sent_at)
         if turn.last_chunk_at is not None:
             result.complete.append(max(0.0, turn.complete_at - turn.last_chunk_at))
-    result.never_completed += chats * turns - replies  # turns never started after a failure
+    # turns never started after a failure
+    result.never_completed += result.chats * result.turns - replies
     writes = [c for c in telegram.calls if c.method in WRITES and c.status == 200]
     result.writes_per_reply = len(writes) / max(1, replies)
     result.answers_429 = telegram.count_429()
     result.chat_429 = chat_limited_429s(telegram)
-    result.cpu_per_reply = cpu / max(1, replies)
-    return result
+    return replies
 
 
 async def converse(

@@ -1,5 +1,7 @@
 """``python -m bot`` runs the bot; ``python -m bot migrate`` only upgrades the database;
-``python -m bot healthcheck`` tells whether the running bot is healthy.
+``python -m bot healthcheck`` tells whether the running bot is healthy; ``python -m bot webhook``
+runs the webhook ingress and ``python -m bot worker`` a worker (PostgreSQL; see bot/webhook.py,
+bot/worker.py).
 
 Settings come from the environment and ``.env`` (see ``.env.example``). Exit statuses: 0 after
 SIGTERM/SIGINT (a clean shutdown); 2 with one line when a setting is missing or bad (the
@@ -32,7 +34,7 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, command: str) -> None:
     from bot.app import configure_logging, serve
 
     configure_logging(settings)
@@ -40,7 +42,16 @@ async def _run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(settings, stop)
+    if command == "webhook":
+        from bot.webhook import serve_webhook
+
+        await serve_webhook(settings, stop)
+    elif command == "worker":
+        from bot.worker import serve_worker
+
+        await serve_worker(settings, stop)
+    else:
+        await serve(settings, stop)
 
 
 async def _migrate(database_url: str) -> None:
@@ -55,9 +66,10 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate", "healthcheck"],
-        help="run the bot (default), only upgrade the database to the newest schema, or check "
-        "that the running bot polls Telegram and its database answers",
+        choices=["run", "migrate", "healthcheck", "webhook", "worker"],
+        help="run the bot (default: long polling), only upgrade the database to the newest "
+        "schema, check that the running bot polls Telegram and its database answers; or, on "
+        "PostgreSQL, run the webhook ingress that queues updates, or a worker that answers them",
     )
     args = parser.parse_args(argv)
     if args.command == "migrate":
@@ -76,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     from providers.endpoints import EndpointConfigError
 
     try:
-        asyncio.run(_run(settings))
+        asyncio.run(_run(settings, args.command))
     except EndpointConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -34,11 +35,11 @@ from bot.lifecycle import (
 from bot.model_choice import FIRST_RUN, make_registry
 from bot.model_refresh import keep_model_lists_fresh
 from bot.ordering import ChatOrderedUpdateProcessor
-from bot.polling import InboxPoller
+from bot.polling import ALLOWED_UPDATES, InboxPoller
 from bot.retries import RetryingRateLimiter
 from bot.service import ChatService
 from bot.settings import Settings
-from bot.storage import Inbox, Store, upgrade_in_subprocess
+from bot.storage import Inbox, MessageRecord, Store, upgrade_in_subprocess
 from bot.streamer import ReplyStreamer
 from providers import ModelRegistry
 
@@ -131,12 +132,18 @@ async def _log_error(update: object, context: Any) -> None:
 
 
 async def _tell_interrupted(application: Application, store: Store) -> None:
-    """Chats whose reply was being written when the bot stopped learn it and can /retry (in
-    the chat's chosen language, else DEFAULT_LANGUAGE: no update tells the user's)."""
+    """Chats whose reply was being written when the bot stopped learn it and can /retry."""
+    await tell_interrupted(application, await store.mark_interrupted())
+
+
+async def tell_interrupted(application: Application, replies: Sequence[MessageRecord]) -> None:
+    """Tell the chat of each of ``replies`` (marked ``INTERRUPTED``) that it can /retry, in the
+    chat's chosen language, else DEFAULT_LANGUAGE (no update tells the user's); a chat that
+    cannot be reached is logged and skipped."""
     deps: handlers.Deps = application.bot_data["deps"]
-    for reply in await store.mark_interrupted():
+    for reply in replies:
         try:
-            chosen = await chosen_language(store, reply.chat_id)
+            chosen = await chosen_language(deps.service.store, reply.chat_id)
             with using_language(chosen or deps.settings.default_language):
                 text = _(INTERRUPTED)
             await deps.streamer.send_text(
@@ -179,7 +186,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         poller = InboxPoller(
             application,
             Inbox(store),
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=ALLOWED_UPDATES,
             retry_timeout=settings.storage_retry_timeout,
         )
         deps: handlers.Deps = application.bot_data["deps"]

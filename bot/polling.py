@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 HANDLED_GROUP = 1_000_000
 #: Seconds a getUpdates long poll waits for an update (Bot API ``timeout``).
 POLL_TIMEOUT = 10
+#: The Bot API update types the bot asks for (getUpdates and setWebhook ``allowed_updates``).
+ALLOWED_UPDATES = ["message", "callback_query"]
 #: Seconds between prunings of old handled updates from the inbox.
 PRUNE_INTERVAL = 3600.0
 
@@ -75,7 +77,7 @@ class InboxPoller:
         self.poll_timeout = poll_timeout
         self._task: asyncio.Task[None] | None = None
         self._told: set[int] = set()  # chats told their message was not kept (this outage)
-        application.add_handler(TypeHandler(Update, self._mark_handled), group=HANDLED_GROUP)
+        mark_handled_after_handlers(application, inbox, retry_timeout)
 
     async def start(self) -> None:
         """Hand over the updates taken but not handled before (oldest first), then poll.
@@ -181,13 +183,22 @@ class InboxPoller:
             except TelegramError as error:
                 log.warning("could not tell chat %s its message waits: %s", message.chat.id, error)
 
-    async def _mark_handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
+
+def mark_handled_after_handlers(
+    application: Application, inbox: Inbox, retry_timeout: float
+) -> None:
+    """Mark each update handled in ``inbox`` once every other handler has run (a handler in
+    :data:`HANDLED_GROUP`); the write is retried for ``retry_timeout`` seconds, then logged."""
+
+    async def mark_handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
         try:
             await retrying(
-                lambda: self.inbox.mark_handled(update.update_id),
-                within=self.retry_timeout,
+                lambda: inbox.mark_handled(update.update_id),
+                within=retry_timeout,
                 what=f"marking update {update.update_id} handled",
             )
         except Exception:
             # message is recognised (not answered twice); a command would run again.
             log.exception("could not mark update %s handled", update.update_id)
+
+    application.add_handler(TypeHandler(Update, mark_handled), group=HANDLED_GROUP)

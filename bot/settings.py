@@ -8,6 +8,7 @@ documents each one). The provider settings (``OPENAI_*``, ``<PROVIDER>_URL``, ``
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -186,6 +187,51 @@ class Settings(ProviderSettings):
     tts_model: str = Field(default="tts-1", description="Text-to-speech model for /voice.")
     tts_voice: str = Field(default="alloy", description="Text-to-speech voice for /voice.")
 
+    # -- webhook ingress and workers (python -m bot webhook / worker; bot/webhook.py) ---------
+    webhook_url: str | None = Field(
+        default=None,
+        description="Public HTTPS URL Telegram posts updates to (setWebhook); the ingress serves "
+        "its path. Required by `python -m bot webhook`.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="setWebhook's secret_token, checked on every request (1-256 of A-Z a-z "
+        "0-9 _ -). Required by `python -m bot webhook`.",
+    )
+    webhook_listen: str = Field(default="0.0.0.0", description="Address the ingress binds.")
+    webhook_port: int = Field(default=8080, ge=1, le=65535, description="Port the ingress binds.")
+    webhook_max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="Bytes: a larger request body is refused (413) without being read.",
+    )
+    webhook_max_connections: int = Field(
+        default=40, ge=1, le=100, description="setWebhook's max_connections (Telegram: 1-100)."
+    )
+    worker_concurrency: int = Field(
+        default=16, ge=1, le=1000, description="Updates one worker handles at once."
+    )
+    worker_heartbeat_interval: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds between a worker's heartbeats."
+    )
+    worker_stalled_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds without a heartbeat after which a worker counts as dead: its "
+        "replies are marked interrupted and its other updates go to the other workers.",
+    )
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text.strip()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return text.strip()
+
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
@@ -228,6 +274,7 @@ class Settings(ProviderSettings):
         "transcription_base_url",
         "tts_base_url",
         "heartbeat_file",
+        "webhook_url",
     )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:

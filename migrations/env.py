@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from bot.storage.engine import create_engine, database_url_from_env
+from bot.storage.migrate import include_name
 from bot.storage.models import Base
 
 config = context.config
@@ -34,6 +35,7 @@ def configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=include_name,
         **kwargs,
     )
 

@@ -14,10 +14,11 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-# "name==version \" (or "name==version ; marker \", e.g. redis's async-timeout on Python < 3.11.3)
-# followed by its "--hash=sha256:..." lines (uv pip compile --generate-hashes).
+# "name==version \" (or "name==version ; marker \") followed by its "--hash=sha256:..." lines
+# (uv pip compile --generate-hashes; e.g. psycopg-binary has "; implementation_name != 'pypy'").
 PIN = re.compile(
-    r"^([A-Za-z0-9._-]+)==(\S+)(?: ;[^\\\n]*)? \\\n((?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", re.M
+    r"^([A-Za-z0-9._-]+)==(\S+)(?: ;[^\\\n]*)? \\\n((?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)",
+    re.M,
 )
 
 

@@ -11,7 +11,7 @@ crash, ``kill -9``), so they are answered after all. Handled rows are kept for a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
@@ -36,9 +36,18 @@ class Inbox:
         self._marks: list[tuple[int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def put(self, entries: Sequence[InboxEntry]) -> list[int]:
+    async def put(
+        self,
+        entries: Sequence[InboxEntry],
+        *,
+        also: Callable[[AsyncSession, list[int]], Awaitable[None]] | None = None,
+    ) -> list[int]:
         """Store ``entries`` in one transaction (all or none); returns the ``update_id`` of
-        those not stored before, in the given order (an update Telegram sent again is skipped)."""
+        those not stored before, in the given order (an update Telegram sent again is skipped).
+
+        ``also(session, new_ids)`` is awaited in the same transaction, before the commit (the
+        webhook ingress queues the new updates there: an update is stored and queued, or
+        neither); what it raises rolls the transaction back and propagates."""
         if not entries:
             return []
         now = utcnow()
@@ -64,7 +73,10 @@ class Inbox:
         async with self.store._write() as session:
             connection = await session.connection()
             new = set((await connection.execute(statement, rows)).scalars())
-        return [entry.update_id for entry in entries if entry.update_id in new]
+            fresh = [entry.update_id for entry in entries if entry.update_id in new]
+            if also is not None:
+                await also(session, fresh)
+        return fresh
 
     async def mark_handled(self, update_id: int) -> None:
         """The bot has handled the update (nothing happens for an unknown ``update_id``);
@@ -134,6 +146,12 @@ class Inbox:
                                         row.message_id))
             await session.flush()
         return taken
+
+    async def was_recorded(self, chat_id: int, message_id: int) -> bool:
+        """Whether the chat's message ``message_id`` is a stored user message (its turn was
+        recorded: answering the update again would answer it twice)."""
+        async with self.store._read() as session:
+            return message_id in await _user_message_ids(session, chat_id)
 
     async def prune(self, older_than: timedelta = timedelta(days=2)) -> int:
         """Delete handled updates received more than ``older_than`` ago (Telegram keeps an

@@ -10,6 +10,7 @@ cookbook's "programmatic API use with asyncio"), which ``migrations/env.py`` pic
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +23,13 @@ from sqlalchemy.pool import NullPool
 from .engine import WRITE, create_engine
 
 MIGRATION_LOCK_KEY = 0x626F7473746F7265  # PostgreSQL advisory lock key ("botstore")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: the job queue's tables (``procrastinate_*``, made by
+    revision 0007 from procrastinate's own SQL) are not the models', so autogenerate and
+    schema comparisons leave them out."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
 
 
 def migrations_path() -> Path:

@@ -381,11 +381,19 @@ class Store:
             )
             await session.execute(statement, execution_options=UNSYNCHRONIZED)
 
-    async def mark_interrupted(self) -> list[MessageRecord]:
+    async def mark_interrupted(
+        self, chat_id: int | None = None, thread_id: int | None = None
+    ) -> list[MessageRecord]:
         """At start-up: every ``STREAMING`` reply (left by a crash or restart) becomes
-        ``INTERRUPTED``; returns those replies, oldest first, so the bot can tell their chats."""
+        ``INTERRUPTED``; returns those replies, oldest first, so the bot can tell their chats.
+        With ``chat_id`` (and ``thread_id``): only that chat's (topic's) replies, for a worker
+        that died while the others go on."""
         async with self._write() as session:
             statement = with_origin().where(Message.status == ReplyStatus.STREAMING.value)
+            if chat_id is not None:
+                statement = statement.where(Conversation.chat_id == chat_id)
+            if thread_id is not None:
+                statement = statement.where(Conversation.thread_id == thread_id)
             rows = (await session.execute(statement.order_by(Message.id))).all()
             for message, _, _ in rows:
                 message.status = ReplyStatus.INTERRUPTED.value

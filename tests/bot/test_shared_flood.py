@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,28 +43,6 @@ BOT_RATE = 28.0  # bot.flood's default bot-wide rate (tokens per second), the wo
 @pytest.fixture(autouse=True)
 def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # RetryAfter without a deprecation warning
-
-
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    """TEST_REDIS_URL, reachable; or skip (fail with REQUIRE_REDIS=1)."""
-    url = os.environ.get("TEST_REDIS_URL", "")
-    required = os.environ.get("REQUIRE_REDIS") == "1"
-    problem = "TEST_REDIS_URL is not set"
-    if url:
-        client = Redis.from_url(url)
-        try:
-            await client.ping()
-            problem = ""
-        except Exception as error:  # noqa: BLE001 - reported below
-            problem = f"Redis at TEST_REDIS_URL is unreachable: {error!r}"
-        finally:
-            await client.aclose()
-    if problem:
-        if required:
-            pytest.fail(problem, pytrace=False)
-        pytest.skip(problem)
-    yield url
 
 
 @pytest.fixture

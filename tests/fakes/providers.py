@@ -68,6 +68,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import re
 import signal
@@ -138,6 +139,8 @@ class Reply:
     # OpenRouter), "after_done" (a chunk after [DONE]) or "none" (never)
     usage: dict[str, Any] | None = None
     usage_at: str = "own"
+    echo: bool = False              # append the request's last message to ``text`` (tells which
+                                    # message a reply answers, e.g. its turn number)
 
 
 @dataclass
@@ -267,6 +270,8 @@ class FakeProviders:
                 return web.json_response(STREAM_OPTIONS_REJECTED, status=400)
             queue = self._queues[provider]
             reply = queue.popleft() if queue else self.default[provider]
+            if reply.echo:
+                reply = dataclasses.replace(reply, text=reply.text + _last_message(recorded.json))
             if reply.hang:
                 await self._sleep(reply.hang)
                 if self._closing.is_set():
@@ -493,6 +498,15 @@ def content_text(content: Any) -> str:
 
 
 # -- OpenAI's 401 ---------------------------------------------------------------------------
+
+def _last_message(request: Any) -> str:
+    """The text of a chat request's last message ("" when there is none)."""
+    messages = (request or {}).get("messages") or [{}]
+    content = messages[-1].get("content", "")
+    if isinstance(content, list):  # OpenAI content parts
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
 
 def masked_key(key: str) -> str:
     """A key as OpenAI's 401 quotes it: the first 3 and last 4 characters kept, the rest ``*``

@@ -13,7 +13,11 @@ pages, the official server's ``Client.cpp``/``Query.cpp`` and TDLib's ``MessageE
 * ``parse_mode`` parsing (MarkdownV2, HTML, legacy Markdown) into plain text + entities, entity
   offsets in UTF-16 code units, length limits counted in code points after parsing, and the
   trimming of leading/trailing whitespace Telegram applies to every text;
-* long polling (``getUpdates``) with a 409 when a second poll overlaps a running one;
+* long polling (``getUpdates``) with a 409 when a second poll overlaps a running one, or while
+  a webhook is set;
+* webhook delivery (``setWebhook``): each update POSTed to the URL with the secret header, at
+  most ``max_connections`` at once, sent again until answered 2xx (``webhook_delivery.py``);
+  only to a loopback URL (another one is recorded, and nothing is sent);
 * flood control as token buckets (per private chat, per group, per bot): a write that finds a
   bucket empty gets HTTP 429 with ``parameters.retry_after`` and a ``Retry-After`` header.
 
@@ -66,6 +70,7 @@ from tests.fakes.telegram_text import (  # noqa: F401 - ENTITY_TYPES, ERR_PARSE_
     parse_text,
     utf16_len,
 )
+from tests.fakes.webhook_delivery import WebhookDelivery
 
 __all__ = ["DEFAULT_TOKEN", "Call", "FakeMessage", "FakeTelegram", "check_entities", "parse_text"]
 
@@ -287,6 +292,9 @@ def _as_int(value: Any) -> int | None:
 _EVERY_THREAD: Any = object()
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
 class FakeTelegram:
     """A fake Bot API server on 127.0.0.1 (random free port unless ``port`` is given).
 
@@ -347,6 +355,10 @@ class FakeTelegram:
         self._poll_generation = 0
         self._polls_waiting = 0
         self._webhook_url = ""
+        # webhook delivery (setWebhook): seconds an answer may take, seconds before a retry
+        self.webhook_timeout = 10.0
+        self.webhook_retry_delay = 0.5
+        self.webhook: WebhookDelivery | None = None  # its .deliveries: every POST made
         self._wakeup = asyncio.Event()
         self._waiters: set[asyncio.Future[None]] = set()  # wait_for() callers
         self._files: dict[str, dict] = {}
@@ -388,9 +400,11 @@ class FakeTelegram:
         self._stopping = False
 
     async def stop(self) -> None:
-        """End pending long polls (they answer ``[]``) and close the server."""
+        """End pending long polls (they answer ``[]``), webhook delivery, and close the server."""
         self._stopping = True
         self._notify()
+        if self.webhook is not None:
+            await self.webhook.stop()  # kept: its deliveries can be read after the fake stops
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1163,7 +1177,7 @@ class FakeTelegram:
 
     async def _fetch(self, url: str, limit: int) -> bytes | None:
         """Telegram downloads a file given by URL; only loopback URLs are fetched (no internet)."""
-        if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        if urlsplit(url).hostname not in LOOPBACK:
             return None
         try:
             async with (
@@ -1259,10 +1273,45 @@ class FakeTelegram:
                 self._polls_waiting -= 1
 
     async def _m_setWebhook(self, params: dict) -> bool:
+        """Set the webhook and start posting the queued updates to it (see
+        :mod:`tests.fakes.webhook_delivery`)."""
+        await self._stop_delivery()
         self._webhook_url = str(params.get("url") or "")
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = set(allowed) or None
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if urlsplit(self._webhook_url).hostname in LOOPBACK:  # never the network
+            self.webhook = WebhookDelivery(
+                self._webhook_url,
+                params.get("secret_token") or None,
+                _as_int(params.get("max_connections")) or 40,
+                lambda: [u for u in self._updates if self._allowed(u)],
+                self._acknowledge,
+                lambda: self._wakeup,
+                self._notify,
+                timeout=self.webhook_timeout,
+                retry_delay=self.webhook_retry_delay,
+            )
+            self.webhook.start()
         return True
 
+    def _allowed(self, update: dict) -> bool:
+        return self._allowed_updates is None or any(
+            k in self._allowed_updates for k in update if k != "update_id"
+        )
+
+    def _acknowledge(self, update_id: int) -> None:
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+
+    async def _stop_delivery(self) -> None:
+        if self.webhook is not None:
+            await self.webhook.stop()
+            self.webhook = None
+
     async def _m_deleteWebhook(self, params: dict) -> bool:
+        await self._stop_delivery()
         self._webhook_url = ""
         if params.get("drop_pending_updates"):
             self._updates.clear()

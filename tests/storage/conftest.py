@@ -97,6 +97,12 @@ class PostgresScratch:
         run_in_thread(_admin(self.server_url, f'CREATE DATABASE "{name}"'))
         return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
 
+    def create_migrated(self) -> str:
+        """A new scratch database upgraded to the newest schema; its URL."""
+        url = self.create()
+        run_in_thread(upgrade_to_head(url))
+        return url
+
     def drop(self, url: str) -> None:
         name = make_url(url).database
         statement = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
@@ -130,9 +136,8 @@ def postgres() -> Iterator[PostgresScratch]:
 @pytest.fixture(scope="session")
 def postgres_store_url(postgres: PostgresScratch) -> Iterator[str]:
     """A scratch database migrated to head once for the whole session."""
-    url = postgres.create()
+    url = postgres.create_migrated()
     try:
-        run_in_thread(upgrade_to_head(url))
         yield url
     finally:
         postgres.drop(url)

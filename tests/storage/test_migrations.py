@@ -17,7 +17,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from bot.storage import Inbox, InboxEntry, Store, create_engine, upgrade_to_head
-from bot.storage.migrate import current_revision, downgrade, head_revision
+from bot.storage.migrate import current_revision, downgrade, head_revision, include_name
 from bot.storage.models import Base
 
 from .conftest import BACKENDS
@@ -37,7 +37,7 @@ async def _schema(url: str) -> tuple[set[str], list[object]]:
             def inspect_schema(sync_connection: object) -> tuple[set[str], list[object]]:
                 context = MigrationContext.configure(
                     sync_connection,
-                    opts={"compare_type": True},  # type: ignore[arg-type]
+                    opts={"compare_type": True, "include_name": include_name},  # type: ignore[arg-type]
                 )
                 tables = set(inspect(sync_connection).get_table_names())
                 return tables, compare_metadata(context, Base.metadata)
@@ -56,7 +56,7 @@ async def test_upgrade_from_empty_gives_the_models_schema(empty_database_url: st
     tables, differences = await _schema(empty_database_url)
     assert tables >= TABLES
     assert differences == []
-    assert await current_revision(empty_database_url) == head_revision() == "0006"
+    assert await current_revision(empty_database_url) == head_revision() == "0007"
 
 
 @backends
@@ -156,12 +156,12 @@ def _cli(
 def test_command_upgrades_the_default_database_alone(tmp_path: Path) -> None:
     upgraded = _cli("upgrade", cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "now at 0006" in upgraded.stdout
+    assert "now at 0007" in upgraded.stdout
     assert (tmp_path / "data" / "bot.db").is_file()
 
     current = _cli("current", cwd=tmp_path)
     assert current.returncode == 0, current.stderr
-    assert "at 0006; head is 0006" in current.stdout
+    assert "at 0007; head is 0007" in current.stdout
 
 
 def test_command_reads_database_url_and_downgrades(tmp_path: Path) -> None:
