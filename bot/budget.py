@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.i18n import _
+from bot.i18n import _, number
 from bot.settings import Settings
 from bot.storage.usage import UsageStore
 
@@ -72,13 +72,13 @@ class Budget:
             return _(
                 "⛔ You have used your monthly budget of {limit} tokens ({used} used). "
                 "It resets on {date} at 00:00 UTC, in {wait}.",
-                limit=f"{monthly:,}", used=f"{this_month:,}",
+                limit=number(monthly), used=number(this_month),
                 date=resets.strftime("%Y-%m-%d"), wait=_in(resets - now),
             )
         if daily and today >= daily:
             return _(
                 "⛔ You have used your daily budget of {limit} tokens ({used} used). "
                 "It resets at midnight UTC, in {wait}.",
-                limit=f"{daily:,}", used=f"{today:,}", wait=_in(day + timedelta(days=1) - now),
+                limit=number(daily), used=number(today), wait=_in(day + timedelta(days=1) - now),
             )
         return None

@@ -29,6 +29,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "current_language",
     "language_name",
     "ngettext",
+    "number",
     "supported",
     "translations",
     "using_language",
@@ -105,6 +107,14 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
     plural rule; English: ``singular`` for 1); ``{n}`` is ``n``."""
     chosen = translations(current_language.get()).ngettext(singular, plural, n)
     return chosen.format(n=n, **params)
+
+
+def number(value: int | float, decimals: int | None = None) -> str:
+    """``value`` written the current language's way (CLDR via babel): ``12,345`` in English,
+    ``12 345`` (no-break space) in Russian; with exactly ``decimals`` digits after the point
+    when given (``0.0003`` / ``0,0003``)."""
+    pattern = None if decimals is None else "#,##0." + "0" * decimals
+    return format_decimal(value, format=pattern, locale=current_language.get())
 
 
 def N_(message: str, /) -> str:

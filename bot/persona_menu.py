@@ -17,7 +17,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot.access import is_moderator
 from bot.deps import Deps, allowed, deps_of, message_of, target_of, user_id_of
 from bot.formatting import shorten
-from bot.i18n import _
+from bot.i18n import _, number
 from bot.personas import Persona
 from bot.service import ChatTarget
 from bot.storage.records import SystemPrompt, system_prompt_key
@@ -87,7 +87,7 @@ async def system_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await message.reply_text(_(
             "This system prompt has {length} characters; the limit is {limit} "
             "(SYSTEM_PROMPT_MAX_CHARS). Nothing was changed: send a shorter one.",
-            length=f"{len(text):,}", limit=f"{limit:,}"))
+            length=number(len(text)), limit=number(limit)))
         return
     await _set_prompt(deps, target, SystemPrompt(text))
     await message.reply_text(_("System prompt set for this chat. /system reset goes back to the "

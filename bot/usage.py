@@ -13,7 +13,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot.budget import period_starts
 from bot.deps import allowed, deps_of, message_of, user_id_of
-from bot.i18n import _, ngettext
+from bot.i18n import _, ngettext, number
 from bot.storage.usage import UsageTotals
 
 __all__ = ["TOP_USERS", "describe", "register", "usage_command"]
@@ -32,10 +32,10 @@ def describe(totals: UsageTotals) -> str:
     if counted:
         parts.append(ngettext("{count} token ({prompt} in, {completion} out)",
                               "{count} tokens ({prompt} in, {completion} out)", totals.tokens,
-                              count=f"{totals.tokens:,}", prompt=f"{totals.prompt_tokens:,}",
-                              completion=f"{totals.completion_tokens:,}"))
+                              count=number(totals.tokens), prompt=number(totals.prompt_tokens),
+                              completion=number(totals.completion_tokens)))
     if totals.cost is not None:
-        parts.append(_("cost {cost}", cost=f"{totals.cost:.4f}"))
+        parts.append(_("cost {cost}", cost=number(totals.cost, decimals=4)))
     text = ", ".join(parts)
     if totals.unknown:
         text += "; " + ngettext("{n} of them without a token count",

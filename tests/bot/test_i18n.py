@@ -17,6 +17,7 @@ from bot.i18n import (
     available_languages,
     language_name,
     ngettext,
+    number,
     supported,
     translations,
     using_language,
@@ -237,3 +238,10 @@ def test_the_check_command_exits_0_on_the_shipped_catalogs() -> None:
     done = subprocess.run([sys.executable, "-m", "bot.catalogs", "check"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout.strip()) == (0, "the catalogs are complete")
+
+
+def test_numbers_are_written_the_languages_way() -> None:
+    with using_language("en"):
+        assert (number(12345), number(0.0003, decimals=4)) == ("12,345", "0.0003")
+    with using_language("ru"):  # CLDR: a no-break space groups thousands, a comma is the point
+        assert (number(12345), number(0.0003, decimals=4)) == ("12\xa0345", "0,0003")
