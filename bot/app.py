@@ -10,7 +10,6 @@ the inbox (:mod:`bot.polling`: updates taken before a restart are handled first)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +35,7 @@ from bot.model_choice import FIRST_RUN, make_registry
 from bot.model_refresh import keep_model_lists_fresh
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.polling import ALLOWED_UPDATES, InboxPoller
+from bot.racing import cancel_all
 from bot.retries import RetryingRateLimiter
 from bot.service import ChatService
 from bot.settings import Settings
@@ -214,11 +214,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await application.shutdown()
             await close_shared(deps)
     finally:
-        for task in (listing, refresher):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_all(listing, refresher)
         heartbeat.clear()
         await store.close()
         providers.settings.configure(None)

@@ -1,9 +1,11 @@
-"""Running a step unless an event comes first: ``/stop``, a finished reply or a shutdown cutting
-a wait short. No Telegram here, so the reply streamer, the service and the lifecycle share it."""
+"""Running a step unless an event comes first (``/stop``, a finished reply or a shutdown cutting
+a wait short), and cancelling background tasks. No Telegram here, so the reply streamer, the
+service and the lifecycle share it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Coroutine
 from typing import Any
 
@@ -26,3 +28,13 @@ async def race(step: Awaitable[Any], event: asyncio.Event) -> bool:
         return False
     task.result()
     return True
+
+
+async def cancel_all(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel the given background tasks still running (None: never started) and wait for each
+    to end; their CancelledError is swallowed, another exception is raised."""
+    for task in tasks:
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -37,6 +37,7 @@ from bot.lifecycle import connect, set_command_menu, shut_down
 from bot.model_choice import make_registry
 from bot.model_refresh import keep_model_lists_fresh
 from bot.polling import mark_handled_after_handlers
+from bot.racing import cancel_all
 from bot.settings import Settings
 from bot.stalled_jobs import StalledJobs
 from bot.storage import Inbox, Store, upgrade_in_subprocess
@@ -123,11 +124,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
             await application.shutdown()
             await close_shared(deps)
     finally:
-        for task in (listing, refresher):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_all(listing, refresher)
         await store.close()
         providers.settings.configure(None)
 
