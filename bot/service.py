@@ -9,135 +9,59 @@ and the console give it their own.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from bot.budget import Budget
 from bot.control import ChatControl
 from bot.i18n import N_, _
+from bot.image_answer import IMAGE_STOPPED, NO_IMAGE, answer_image
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
 from bot.inputs.turn import Converters, UserTurn, user_turn
 from bot.model_choice import VANISHED, unavailable
-from bot.racing import race
 from bot.settings import Settings
 from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
 from bot.storage.usage import UsageStore
 from bot.stored_reply import NOT_KEPT, StoredReply
-from bot.turns import Dropped, RunningTurns
-from providers import (
-    ImageResponse,
-    ModelRegistry,
-    ProviderError,
-    Reasoning,
-    Route,
-    UnknownModelError,
-    Usage,
+from bot.text_answer import answer_text
+from bot.turn_endings import SHUTDOWN_NOTICE, UNEXPECTED, user_error
+from bot.turn_types import (
+    ChatTarget,
+    DeliveryError,
+    ReplySink,
+    SinkReply,
+    TurnResult,
+    WriteCallback,
 )
+from bot.turns import Dropped, RunningTurns
+from providers import ModelRegistry, ProviderError, Route, UnknownModelError
+
+__all__ = [
+    "IMAGE_STOPPED",
+    "NO_DATABASE",
+    "NO_IMAGE",
+    "SHUTDOWN_NOTICE",
+    "UNEXPECTED",
+    "ChatService",
+    "ChatTarget",
+    "DeliveryError",
+    "ReplySink",
+    "SinkReply",
+    "TurnResult",
+    "WriteCallback",
+]
 
 log = logging.getLogger(__name__)
-
-WriteCallback = Callable[[str, list[int]], Awaitable[None]]
 
 #: Told to a chat when its history cannot be read (the database is unavailable for long).
 NO_DATABASE = N_(
     "⚠️ I can't reach my database right now, so I could not answer. "
     "Please send your message again in a while."
 )
-#: Told to a chat whose reply a shutdown cut short (or whose turn came while shutting down).
-SHUTDOWN_NOTICE = N_(
-    "⚠️ The bot is restarting: this reply was cut short. Send /retry when it is back to get "
-    "a complete answer."
-)
-#: Told to a chat whose image turn /stop ended before an image was sent.
-IMAGE_STOPPED = N_("⏹ Stopped: no image was sent.")
-#: The error of an image turn whose provider sent no image.
-NO_IMAGE = N_("no image in the provider's answer")
-#: The error of a turn that failed for a reason no one foresaw (logged).
-UNEXPECTED = N_("an unexpected error occurred")
-
-
-class DeliveryError(RuntimeError):
-    """A reply could not be delivered to the chat (e.g. Telegram kept refusing a photo).
-
-    The message is short and safe to show a user, like a provider's errors: an English
-    ``template`` (``str.format`` fields filled from ``params``), translated where it is shown.
-    """
-
-    def __init__(self, template: str, /, **params: str) -> None:
-        super().__init__(template.format(**params) if params else template)
-        self.template = template
-        self.params = params
-
-
-@dataclass(frozen=True)
-class ChatTarget:
-    """Where a turn happens: a Telegram chat and, in forums, a topic (``thread_id`` 0: none)."""
-
-    chat_id: int
-    thread_id: int = 0
-    chat_type: str = "private"
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.chat_id, self.thread_id)
-
-
-@dataclass
-class SinkReply:
-    """What a sink delivered for a streamed text: the full text, its message ids, and the error
-    that ended the chunk source early (the text so far was still delivered)."""
-
-    text: str
-    message_ids: list[int] = field(default_factory=list)
-    error: BaseException | None = None
-
-
-class ReplySink(Protocol):
-    """Where replies go. The Telegram sink wraps the reply streamer; tests use their own."""
-
-    async def stream(
-        self,
-        chunks: AsyncIterable[str | Reasoning],
-        on_write: WriteCallback,
-        stop: asyncio.Event,
-        *,
-        show_reasoning: bool = False,
-    ) -> SinkReply:
-        """Show the chunks as one growing reply (answer text, and the model's reasoning: shown
-        to the chat only with ``show_reasoning``); when ``stop`` is set, end it where it is."""
-        ...
-
-    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
-        """Send one image; returns (message id, file id). Raises DeliveryError when it could
-        not be delivered."""
-        ...
-
-    async def notice(self, text: str) -> list[int]: ...
-
-    async def action(self, action: str) -> None: ...
-
-    async def send_voice(self, audio: bytes) -> int:
-        """Send OGG/Opus ``audio`` as a voice message; returns its message id."""
-        ...
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    """How a turn ended: ``status`` is the reply's stored status."""
-
-    status: ReplyStatus
-    text: str
-    model: str
-    provider: str | None
-    message_ids: list[int]
-    error: str | None = None
 
 
 class ChatService:
@@ -435,10 +359,15 @@ class ChatService:
                 reply.recording.add_done_callback(lambda _: running.recorded.set())
                 stop = running.stop
                 if routes[0].is_image:
-                    result = await self._answer_image(routes, history, reply, sink, stop)
+                    result = await answer_image(
+                        self.registry, self.turns, routes, history, reply, sink, stop
+                    )
                 else:
                     shown = self.shows_reasoning(chat)
-                    result = await self._answer_text(routes, history, reply, sink, stop, shown)
+                    result = await answer_text(
+                        self.registry, self.turns, self.settings.max_reply_chars,
+                        routes, history, reply, sink, stop, shown,
+                    )
         except Exception as error:
             # The sink failed (e.g. the user blocked the bot): the reply ends as failed, with
             # the text the model sent so far.
@@ -474,185 +403,6 @@ class ChatService:
         await sink.notice(_(SHUTDOWN_NOTICE))
         return TurnResult(ReplyStatus.INTERRUPTED, "", model, None, [])
 
-    def _stopped_status(self) -> ReplyStatus:
-        """The status of a turn whose stop event is set: interrupted by a shutdown, or /stop."""
-        return ReplyStatus.INTERRUPTED if self.turns.interrupting else ReplyStatus.STOPPED
-
-    async def _answer_text(
-        self,
-        routes: list[Route],
-        history: list[dict[str, Any]],
-        reply: StoredReply,
-        sink: ReplySink,
-        stop: asyncio.Event,
-        show_reasoning: bool = False,
-    ) -> TurnResult:
-        served: list[Route] = []
-        room = self.settings.max_reply_chars
-        capped = False  # the reply reached max_reply_chars
-
-        async def text_chunks() -> AsyncIterator[str | Reasoning]:
-            nonlocal room, capped
-            stream = self.registry.stream_routes(routes, history)
-            async with aclosing(stream):  # closing it closes the provider's stream
-                async for route, chunk in stream:
-                    if not served:
-                        served.append(route)
-                    if isinstance(chunk, Usage):
-                        reply.usage = chunk
-                    if isinstance(chunk, str) and chunk:
-                        if len(chunk) > room:  # the rest is not read: the provider is closed
-                            capped = True
-                            if room:
-                                reply.chunks.append(chunk[:room])
-                                yield chunk[:room]
-                            return
-                        room -= len(chunk)
-                        reply.chunks.append(chunk)
-                        yield chunk
-                    elif isinstance(chunk, Reasoning) and chunk.text:  # kept apart, not counted
-                        reply.thoughts.append(chunk.text)
-                        yield chunk
-
-        delivered = await sink.stream(
-            text_chunks(), reply.on_write, stop, show_reasoning=show_reasoning
-        )
-        provider = served[0].provider.__name__ if served else None
-        model = reply.model
-        if delivered.error is not None:
-            error, shown = _user_error(delivered.error)
-            if delivered.text:
-                notice = _(
-                    "⚠️ {model} stopped answering midway: {error}\n"
-                    "The reply above is incomplete; send /retry to try again.",
-                    model=model, error=shown,
-                )
-            else:
-                notice = _(
-                    "⚠️ {model} failed: {error}\n"
-                    "Send /retry to try again, or /model to pick another model.",
-                    model=model, error=shown,
-                )
-            return await self._fail(
-                reply, sink, notice, provider, error, delivered.text, delivered.message_ids
-            )
-        limit = self.settings.max_reply_chars  # ``room`` counted down from it
-        # A reply cut at the limit is kept like a stopped one: its text stays in the history.
-        cut = f"cut at MAX_REPLY_CHARS ({limit} characters)" if capped else None
-        if stop.is_set():
-            status = self._stopped_status()
-        else:
-            status = ReplyStatus.STOPPED if capped else ReplyStatus.COMPLETE
-        await reply.update(
-            content=delivered.text,
-            status=status,
-            provider=provider,
-            telegram_message_ids=delivered.message_ids,
-            error=cut,
-        )
-        if status is ReplyStatus.INTERRUPTED:
-            await sink.notice(_(SHUTDOWN_NOTICE))
-        elif capped:
-            await sink.notice(_(
-                "✂️ The reply was cut here: it reached {limit:,} characters, the longest reply "
-                "this bot sends. Ask for the rest to read on.",
-                limit=limit,
-            ))
-        elif status is ReplyStatus.COMPLETE and not delivered.text and reply.reasoning:
-            await sink.notice(_(
-                "⚠️ {model} only reasoned and gave no answer. Send /retry to try again.",
-                model=model,
-            ))
-        elif status is ReplyStatus.COMPLETE and not delivered.text:
-            await sink.notice(
-                _("⚠️ {model} sent an empty reply. Send /retry to try again.", model=model)
-            )
-        return TurnResult(status, delivered.text, model, provider, delivered.message_ids, cut)
-
-    async def _answer_image(
-        self,
-        routes: list[Route],
-        history: list[dict[str, Any]],
-        reply: StoredReply,
-        sink: ReplySink,
-        stop: asyncio.Event,
-    ) -> TurnResult:
-        await sink.action("upload_photo")
-        provider: str | None = None
-        message_ids: list[int] = []
-        file_id: str | None = None
-        url: str | None = None
-        prompt = history[-1]["content"] if history else ""
-
-        async def generate() -> None:
-            nonlocal provider, file_id, url
-            async for route, chunk in self.registry.stream_routes(routes, history):
-                provider = route.provider.__name__
-                if isinstance(chunk, ImageResponse):
-                    message_id, file_id = await sink.send_photo(chunk, caption=chunk.alt or prompt)
-                    message_ids.append(message_id)
-                    url = url or (chunk.urls[0] if chunk.urls else None)
-
-        # /stop (or a shutdown) cancels the generation or the upload wherever it is.
-        failure: Exception | None = None
-        try:
-            completed = await race(generate(), stop)
-        except Exception as exc:  # a provider's, or sending the photo failed
-            completed, failure = True, exc
-        content = f"[image: {prompt}]" if message_ids else ""
-        if not completed:
-            status = self._stopped_status()
-            await reply.update(
-                content=content,
-                status=status,
-                provider=provider,
-                telegram_message_ids=message_ids,
-                image_file_id=file_id,
-                image_url=url,
-            )
-            interrupted = status is ReplyStatus.INTERRUPTED
-            await sink.notice(_(SHUTDOWN_NOTICE) if interrupted else _(IMAGE_STOPPED))
-            return TurnResult(status, content, reply.model, provider, message_ids)
-        error: str | None = None
-        if failure is not None:
-            error, shown = _user_error(failure)
-        elif not message_ids:
-            error, shown = NO_IMAGE, _(NO_IMAGE)
-        if error is not None:
-            notice = _("⚠️ {model} failed: {error}\nSend /retry to try again.",
-                       model=reply.model, error=shown)
-            return await self._fail(reply, sink, notice, provider, error, "", message_ids)
-        await reply.update(
-            content=content,
-            status=ReplyStatus.COMPLETE,
-            provider=provider,
-            telegram_message_ids=message_ids,
-            image_file_id=file_id,
-            image_url=url,
-        )
-        return TurnResult(ReplyStatus.COMPLETE, content, reply.model, provider, message_ids)
-
-    async def _fail(
-        self,
-        reply: StoredReply,
-        sink: ReplySink,
-        notice: str,
-        provider: str | None,
-        error: str,
-        text: str,
-        message_ids: list[int],
-    ) -> TurnResult:
-        """Record a failed reply (with whatever text was delivered) and tell the user."""
-        await reply.update(
-            content=text,
-            status=ReplyStatus.FAILED,
-            provider=provider,
-            telegram_message_ids=message_ids,
-            error=error,
-        )
-        await sink.notice(notice)
-        return TurnResult(ReplyStatus.FAILED, text, reply.model, provider, message_ids, error)
-
     # -- files and voice ---------------------------------------------------------------------
 
     async def _transcription_failed(
@@ -677,7 +427,7 @@ class ChatService:
             model=model,
             attachments=attachments,
         )
-        english, shown = _user_error(error)
+        english, shown = user_error(error)
         reason = f"transcription failed: {english}"
         await self.store.update_reply(stored.id, status=ReplyStatus.FAILED, error=reason)
         await sink.notice(_("⚠️ I couldn't understand the recording: {error}\n"
@@ -705,18 +455,3 @@ class ChatService:
         state = not self.shows_reasoning(chat) if on is None else on
         await self.store.update_settings(target.chat_id, reasoning=state)
         return state
-
-
-def _user_error(error: BaseException) -> tuple[str, str]:
-    """A short text safe to show a user, in English (stored with the failed reply) and in the
-    current language (shown): for a provider error its provider's name and short category
-    (``ProviderError.user_text``, e.g. "OpenAI: the provider is down (HTTP 500)"), never what
-    the provider's server wrote (the registry logs that); for a delivery error, what Telegram
-    refused."""
-    if isinstance(error, ProviderError):
-        name = type(error).__name__
-        return error.user_text() or name, error.user_text(_) or name
-    if isinstance(error, DeliveryError):
-        return str(error) or type(error).__name__, _(error.template, **error.params)
-    log.error("unexpected error in a turn", exc_info=error)
-    return UNEXPECTED, _(UNEXPECTED)
