@@ -241,7 +241,7 @@ async def reasoning_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         await message.reply_text(_(
             "Send /reasoning on or /reasoning off (or /reasoning alone to switch)."))
         return
-    on = await deps.service.set_reasoning(target_of(message), SWITCH[argument])
+    on = await deps.service.toggles.set_reasoning(target_of(message), SWITCH[argument])
     await message.reply_text(
         _("Reasoning is shown: above each answer of a reasoning model, collapsed (tap to open). "
           "/reasoning off hides it.")

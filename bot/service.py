@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.budget import Budget
+from bot.chat_toggles import ChatToggles
 from bot.control import ChatControl
 from bot.i18n import N_, _
 from bot.image_answer import IMAGE_STOPPED, NO_IMAGE, answer_image
@@ -89,6 +90,7 @@ class ChatService:
         self.control = ChatControl(store, self.turns)
         self.usage = UsageStore(store.engine)  # /usage figures (bot/usage.py)
         self.budget = Budget(settings, self.usage)  # checked before a provider is asked
+        self.toggles = ChatToggles(store, settings)  # /voice, /reasoning (bot/chat_toggles.py)
 
     # -- models ------------------------------------------------------------------------------
 
@@ -363,7 +365,7 @@ class ChatService:
                         self.registry, self.turns, routes, history, reply, sink, stop
                     )
                 else:
-                    shown = self.shows_reasoning(chat)
+                    shown = self.toggles.shows_reasoning(chat)
                     result = await answer_text(
                         self.registry, self.turns, self.settings.max_reply_chars,
                         routes, history, reply, sink, stop, shown,
@@ -381,10 +383,8 @@ class ChatService:
             await reply.stored()  # recorded even when the turn failed or was cancelled
         if not reply.kept:
             await sink.notice(_(NOT_KEPT))
-        spoken = chat is not None and chat.settings.get("voice")
-        if spoken and not routes[0].is_image and result.status is ReplyStatus.COMPLETE and (
-            result.text
-        ):
+        complete = result.status is ReplyStatus.COMPLETE and result.text
+        if complete and self.toggles.speaks(chat) and not routes[0].is_image:
             await speak(result.text, sink, self.settings)
         return result
 
@@ -433,25 +433,3 @@ class ChatService:
         await sink.notice(_("⚠️ I couldn't understand the recording: {error}\n"
                             "Send it again later, or write to me.", error=shown))
         return TurnResult(ReplyStatus.FAILED, "", model, None, [], reason)
-
-    async def set_voice(self, target: ChatTarget, on: bool | None = None) -> bool:
-        """Turn spoken replies on or off for the chat (``None``: toggle); returns the new state."""
-        chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
-        state = not chat.settings.get("voice") if on is None else on
-        await self.store.update_settings(target.chat_id, voice=True if state else None)
-        return state
-
-    def shows_reasoning(self, chat: ChatRecord | None) -> bool:
-        """Whether the chat sees the model's reasoning above its answers: its ``/reasoning``
-        choice (``chats.settings["reasoning"]``), else SHOW_REASONING."""
-        chosen = None if chat is None else chat.settings.get("reasoning")
-        return self.settings.show_reasoning if chosen is None else bool(chosen)
-
-    async def set_reasoning(self, target: ChatTarget, on: bool | None = None) -> bool:
-        """Show the model's reasoning in the chat, or not (``None``: toggle); returns the new
-        state. Stored even when it equals SHOW_REASONING, so a later change of the default
-        does not overturn the chat's choice."""
-        chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
-        state = not self.shows_reasoning(chat) if on is None else on
-        await self.store.update_settings(target.chat_id, reasoning=state)
-        return state
