@@ -149,9 +149,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         greeting = _("Hello, {name}!", name=user.first_name) if user else _("Hello!")
         message = message_of(update)
         service = deps.service
-        reason = service.unavailable()
+        reason = service.models.unavailable()
         if reason is None:
-            model = await service.current_model(target_of(message))
+            model = await service.models.current_model(target_of(message))
             about = _("Current model: {model} (/model switches).", model=model)
         else:
             about = reason

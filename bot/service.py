@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.budget import Budget
+from bot.chat_models import ChatModels
 from bot.chat_toggles import ChatToggles
 from bot.control import ChatControl
 from bot.i18n import N_, _
@@ -22,7 +23,6 @@ from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
 from bot.inputs.turn import Converters, UserTurn, user_turn
-from bot.model_choice import VANISHED, unavailable
 from bot.settings import Settings
 from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
@@ -39,7 +39,7 @@ from bot.turn_types import (
     WriteCallback,
 )
 from bot.turns import Dropped, RunningTurns
-from providers import ModelRegistry, ProviderError, Route, UnknownModelError
+from providers import ModelRegistry, ProviderError
 
 __all__ = [
     "IMAGE_STOPPED",
@@ -90,60 +90,8 @@ class ChatService:
         self.control = ChatControl(store, self.turns)
         self.usage = UsageStore(store.engine)  # /usage figures (bot/usage.py)
         self.budget = Budget(settings, self.usage)  # checked before a provider is asked
+        self.models = ChatModels(store, registry, settings)  # the chat's model (bot/chat_models.py)
         self.toggles = ChatToggles(store, settings)  # /voice, /reasoning (bot/chat_toggles.py)
-
-    # -- models ------------------------------------------------------------------------------
-
-    def unavailable(self) -> str | None:
-        """Why no turn can be answered now, for the user, or None
-        (:func:`bot.model_choice.unavailable`)."""
-        return unavailable(self.registry)
-
-    @property
-    def default_model(self) -> str:
-        """DEFAULT_MODEL, or the registry's first model when it is unset or not offered (now);
-        ``""`` when no model is offered at all."""
-        if self.settings.default_model:
-            try:
-                return self.registry.canonical(self.settings.default_model)
-            except UnknownModelError:
-                log.warning("DEFAULT_MODEL %r is not offered now; using the first model",
-                            self.settings.default_model)
-        return next(iter(self.registry.model_names()), "")
-
-    def model_of(self, chat: ChatRecord | None) -> str:
-        """The chat's chosen model, or the default when none is chosen (or it vanished)."""
-        return self._routes_of(chat)[0]
-
-    def _routes_of(self, chat: ChatRecord | None) -> tuple[str, list[Route]]:
-        """The chat's model and its providers in fallback order (``("", [])`` when no model is
-        offered at all)."""
-        if chat is not None and chat.model:
-            try:
-                return chat.model, self.registry.resolve(chat.model)
-            except UnknownModelError:
-                log.warning("chat %s: stored model %r is no longer offered", chat.id, chat.model)
-        model = self.default_model
-        return (model, self.registry.resolve(model)) if model else ("", [])
-
-    async def _vanished(self, chat: ChatRecord | None, model: str, sink: ReplySink) -> None:
-        """The chat's chosen model is no longer offered (its endpoint's list dropped it, or the
-        endpoint is gone): the chat is told, and the default (``model``) is stored as its
-        choice."""
-        if chat is None or not chat.model or chat.model == model:
-            return
-        await sink.notice(_(VANISHED, old=chat.model, model=model))
-        await self.store.set_model(chat.id, model)
-
-    async def set_model(self, target: ChatTarget, name: str) -> str:
-        """Switch a chat's model; returns the canonical name. Raises UnknownModelError."""
-        canonical = self.registry.canonical(name)
-        await self.store.get_or_create_chat(target.chat_id, target.chat_type)
-        await self.store.set_model(target.chat_id, canonical)
-        return canonical
-
-    async def current_model(self, target: ChatTarget) -> str:
-        return self.model_of(await self.store.get_chat(target.chat_id))
 
     # -- turns -------------------------------------------------------------------------------
 
@@ -161,9 +109,10 @@ class ChatService:
         the message and the reply are stored as the reply is written. ``files`` fetches the
         earlier turns' photos again for a model that can see (without it they go as text).
         A turn dropped by ``/stop`` (``user_id``'s, or everyone's) is stored as stopped and not
-        answered (status ``STOPPED``). With no model to answer (:meth:`unavailable`) the chat is
-        told why and nothing is stored (status ``FAILED``)."""
-        if (reason := self.unavailable()) is not None:
+        answered (status ``STOPPED``). With no model to answer
+        (:meth:`bot.chat_models.ChatModels.unavailable`) the chat is told why and nothing is
+        stored (status ``FAILED``)."""
+        if (reason := self.models.unavailable()) is not None:
             return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
@@ -191,7 +140,7 @@ class ChatService:
         transcription endpoint that fails ends the turn as failed, with the voice stored. A turn
         dropped by ``/stop`` is stored as stopped (its caption) and not answered. With no model
         to answer, the chat is told why (as :meth:`run_turn`)."""
-        if (reason := self.unavailable()) is not None:
+        if (reason := self.models.unavailable()) is not None:
             return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
@@ -221,10 +170,10 @@ class ChatService:
         """Why a file of ``kind`` (``"photo"``, ``"voice"``, ``"document"``) cannot be taken
         in this chat before it is even downloaded, or None: photos need a model that can see,
         voice needs TRANSCRIPTION_MODEL and at most VOICE_MAX_SECONDS ``seconds``; with no
-        model at all, :meth:`unavailable`'s reason."""
-        if (reason := self.unavailable()) is not None:
+        model at all, :meth:`bot.chat_models.ChatModels.unavailable`'s reason."""
+        if (reason := self.models.unavailable()) is not None:
             return reason
-        model, routes = self._routes_of(await self.store.get_chat(target.chat_id))
+        model, routes = self.models.routes_of(await self.store.get_chat(target.chat_id))
         return refusal(
             kind,
             seconds,
@@ -250,7 +199,7 @@ class ChatService:
         message ``telegram_message_id``) dropped by ``/stop`` changes nothing (``STOPPED``).
         With no model to answer, the chat is told why (as :meth:`run_turn`).
         """
-        if (reason := self.unavailable()) is not None:
+        if (reason := self.models.unavailable()) is not None:
             return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
@@ -275,7 +224,7 @@ class ChatService:
         dropped: Dropped,
     ) -> TurnResult:
         """A turn dropped before it ran: its message is stored with a stopped, empty reply."""
-        model = self.model_of(await self.store.get_chat(target.chat_id))
+        model = self.models.model_of(await self.store.get_chat(target.chat_id))
         if dropped.record and text is not None:
             await self.store.record_turn(
                 target.chat_id,
@@ -319,8 +268,8 @@ class ChatService:
         except Exception:
             await sink.notice(_(NO_DATABASE))
             raise
-        model, routes = self._routes_of(chat)
-        await self._vanished(chat, model, sink)
+        model, routes = self.models.routes_of(chat)
+        await self.models.vanished(chat, model, sink)
         images = {}
         if any(route.can_see for route in routes):
             images = await history_images(
@@ -417,7 +366,7 @@ class ChatService:
         the reply as failed, and the user is told."""
         attachments = [{"kind": upload.kind, "file_id": upload.file_id} for upload in uploads]
         chat = await self.store.get_chat(target.chat_id)
-        model = self.model_of(chat)
+        model = self.models.model_of(chat)
         stored = await self.store.record_turn(
             target.chat_id,
             chat_type=target.chat_type,
