@@ -5,6 +5,11 @@ provider registry, streams the provider's chunks (falling back to the next provi
 model when one fails before its first chunk) into a :class:`ReplySink`, and records what
 happened in the history. The Telegram handlers give it a sink backed by the reply streamer; tests
 and the console give it their own.
+
+The answer itself is :func:`bot.text_answer.answer_text` or :func:`bot.image_answer.answer_image`;
+the chat's model is :class:`bot.chat_models.ChatModels` (``service.models``), its switches
+:class:`bot.chat_toggles.ChatToggles` (``service.toggles``). The types shared with the sinks
+(:mod:`bot.turn_types`) and the notices of :mod:`bot.turn_endings` are re-exported here.
 """
 
 from __future__ import annotations
