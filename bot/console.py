@@ -79,7 +79,7 @@ async def console(settings: Settings, chat_id: int) -> None:
         await registry.refresh()
         service = ChatService(store, registry, settings)
         target, sink = ChatTarget(chat_id), ConsoleSink()
-        print(f"model: {await service.current_model(target)} — /model NAME, /new, /quit")
+        print(f"model: {await service.models.current_model(target)} — /model NAME, /new, /quit")
         loop = asyncio.get_running_loop()
         while True:
             line = await loop.run_in_executor(None, _read_line)
@@ -88,7 +88,7 @@ async def console(settings: Settings, chat_id: int) -> None:
             line = line.strip()
             if line.startswith("/model"):
                 try:
-                    print("model:", await service.set_model(target, line[6:].strip()))
+                    print("model:", await service.models.set_model(target, line[6:].strip()))
                 except UnknownModelError as error:
                     print(error)
             elif line == "/new":

@@ -33,7 +33,8 @@ from telegram.error import (
 )
 
 from bot.draft_text import DraftText
-from bot.flood import Priority, retry_after_seconds
+from bot.flood import Priority
+from bot.flood_limiter import retry_after_seconds
 from bot.formatting import Cut, cut_markdown, cut_text, render, utf16_len
 from bot.racing import race
 from bot.thinking import Thinking

@@ -149,9 +149,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         greeting = _("Hello, {name}!", name=user.first_name) if user else _("Hello!")
         message = message_of(update)
         service = deps.service
-        reason = service.unavailable()
+        reason = service.models.unavailable()
         if reason is None:
-            model = await service.current_model(target_of(message))
+            model = await service.models.current_model(target_of(message))
             about = _("Current model: {model} (/model switches).", model=model)
         else:
             about = reason
@@ -241,7 +241,7 @@ async def reasoning_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         await message.reply_text(_(
             "Send /reasoning on or /reasoning off (or /reasoning alone to switch)."))
         return
-    on = await deps.service.set_reasoning(target_of(message), SWITCH[argument])
+    on = await deps.service.toggles.set_reasoning(target_of(message), SWITCH[argument])
     await message.reply_text(
         _("Reasoning is shown: above each answer of a reasoning model, collapsed (tap to open). "
           "/reasoning off hides it.")

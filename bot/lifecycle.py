@@ -38,7 +38,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.flood import FloodBudget, FloodControl, retry_after_seconds
+from bot.flood import FloodBudget, FloodControl
+from bot.flood_limiter import retry_after_seconds
 from bot.i18n import _, available_languages, using_language
 from bot.racing import race
 from bot.settings import Settings

@@ -176,7 +176,7 @@ async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if message is None or not await _allowed(update, deps):
         return
     wanted = {"on": True, "off": False}.get((context.args or [""])[0].lower())
-    on = await deps.service.set_voice(target_of(message), wanted)
+    on = await deps.service.toggles.set_voice(target_of(message), wanted)
     await message.reply_text(
         _("Spoken replies are on: each reply also comes as a voice message. /voice turns them "
           "off.")

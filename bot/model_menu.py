@@ -64,15 +64,15 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     message = message_of(update)
     target = target_of(message)
     service: ChatService = deps.service
-    if (reason := service.unavailable()) is not None:
+    if (reason := service.models.unavailable()) is not None:
         await message.reply_text(reason)
         return
-    current = await service.current_model(target)
+    current = await service.models.current_model(target)
     page = Page()
     if context.args:
         name = " ".join(context.args)
         try:
-            model = await service.set_model(target, name)
+            model = await service.models.set_model(target, name)
         except UnknownModelError as error:
             page = Page(0, cut_filter(name))
             keyboard, found = model_keyboard(service.registry, current, page)
@@ -102,7 +102,7 @@ async def model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     target = target_of(message)
     if (page := page_of_data(data)) is not None:
-        current = await service.current_model(target)
+        current = await service.models.current_model(target)
         keyboard, found = model_keyboard(service.registry, current, page)
         await query.answer()
         await query.edit_message_text(_menu_text(current, page, found), reply_markup=keyboard)
@@ -111,7 +111,7 @@ async def model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     model = None
     if name is not None:
         with contextlib.suppress(UnknownModelError):
-            model = await service.set_model(target, name)
+            model = await service.models.set_model(target, name)
     if model is None:
         await query.answer(_("That model is no longer offered."), show_alert=True)
         return
@@ -145,7 +145,7 @@ async def models_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     service: ChatService = deps.service
     message = message_of(update)
     if not service.registry.providers:
-        await message.reply_text(service.unavailable() or "")
+        await message.reply_text(service.models.unavailable() or "")
         return
     registry = service.registry
     blocks = []

@@ -134,7 +134,7 @@ async def _switch(deps: Deps, target: ChatTarget, persona: Persona) -> str:
     if persona.model is None:
         return _("Persona: {name}", name=persona.name)
     try:
-        model = await deps.service.set_model(target, persona.model)
+        model = await deps.service.models.set_model(target, persona.model)
     except UnknownModelError:
         return _("Persona: {name}. Its model {model} is not offered; the model stays as it was.",
                  name=persona.name, model=persona.model)

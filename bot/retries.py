@@ -1,7 +1,7 @@
 """Retries of one-shot Bot API writes: command answers, refusals, button answers' edits.
 
 The reply streamer retries its own writes (:mod:`bot.draft`). Every other write of the bot goes
-through the application's rate limiter, :class:`bot.flood.FloodRateLimiter`, which waits for
+through the application's rate limiter, :class:`bot.flood_limiter.FloodRateLimiter`, which waits for
 flood-control tokens and retries a 429 (``RetryAfter``). :class:`RetryingRateLimiter` is that
 limiter, also retrying what the streamer retries for a final write: a server error (HTTP 5xx)
 or a failed connection, after the streamer's backoff (:func:`bot.draft.backoff`). Each retry
@@ -21,7 +21,8 @@ from typing import Any
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot.draft import backoff
-from bot.flood import FloodBudget, FloodRateLimiter, is_write
+from bot.flood import FloodBudget
+from bot.flood_limiter import FloodRateLimiter, is_write
 
 log = logging.getLogger(__name__)
 

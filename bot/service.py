@@ -5,139 +5,69 @@ provider registry, streams the provider's chunks (falling back to the next provi
 model when one fails before its first chunk) into a :class:`ReplySink`, and records what
 happened in the history. The Telegram handlers give it a sink backed by the reply streamer; tests
 and the console give it their own.
+
+The answer itself is :func:`bot.text_answer.answer_text` or :func:`bot.image_answer.answer_image`;
+the chat's model is :class:`bot.chat_models.ChatModels` (``service.models``), its switches
+:class:`bot.chat_toggles.ChatToggles` (``service.toggles``). The types shared with the sinks
+(:mod:`bot.turn_types`) and the notices of :mod:`bot.turn_endings` are re-exported here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from bot.budget import Budget
+from bot.chat_models import ChatModels
+from bot.chat_toggles import ChatToggles
 from bot.control import ChatControl
 from bot.i18n import N_, _
+from bot.image_answer import IMAGE_STOPPED, NO_IMAGE, answer_image
 from bot.inputs import FileFetcher, InputError, Upload
 from bot.inputs.images import history_images, provider_messages
 from bot.inputs.refusals import refusal
 from bot.inputs.turn import Converters, UserTurn, user_turn
-from bot.model_choice import VANISHED, unavailable
-from bot.racing import race
 from bot.settings import Settings
 from bot.spoken import speak
 from bot.storage import ChatRecord, MessageRecord, ReplyStatus, Store, retrying
 from bot.storage.usage import UsageStore
 from bot.stored_reply import NOT_KEPT, StoredReply
-from bot.turns import Dropped, RunningTurns
-from providers import (
-    ImageResponse,
-    ModelRegistry,
-    ProviderError,
-    Reasoning,
-    Route,
-    UnknownModelError,
-    Usage,
+from bot.text_answer import answer_text
+from bot.turn_endings import SHUTDOWN_NOTICE, UNEXPECTED, user_error
+from bot.turn_types import (
+    ChatTarget,
+    DeliveryError,
+    ReplySink,
+    SinkReply,
+    TurnResult,
+    WriteCallback,
 )
+from bot.turns import Dropped, RunningTurns
+from providers import ModelRegistry, ProviderError
+
+__all__ = [
+    "IMAGE_STOPPED",
+    "NO_DATABASE",
+    "NO_IMAGE",
+    "SHUTDOWN_NOTICE",
+    "UNEXPECTED",
+    "ChatService",
+    "ChatTarget",
+    "DeliveryError",
+    "ReplySink",
+    "SinkReply",
+    "TurnResult",
+    "WriteCallback",
+]
 
 log = logging.getLogger(__name__)
-
-WriteCallback = Callable[[str, list[int]], Awaitable[None]]
 
 #: Told to a chat when its history cannot be read (the database is unavailable for long).
 NO_DATABASE = N_(
     "⚠️ I can't reach my database right now, so I could not answer. "
     "Please send your message again in a while."
 )
-#: Told to a chat whose reply a shutdown cut short (or whose turn came while shutting down).
-SHUTDOWN_NOTICE = N_(
-    "⚠️ The bot is restarting: this reply was cut short. Send /retry when it is back to get "
-    "a complete answer."
-)
-#: Told to a chat whose image turn /stop ended before an image was sent.
-IMAGE_STOPPED = N_("⏹ Stopped: no image was sent.")
-#: The error of an image turn whose provider sent no image.
-NO_IMAGE = N_("no image in the provider's answer")
-#: The error of a turn that failed for a reason no one foresaw (logged).
-UNEXPECTED = N_("an unexpected error occurred")
-
-
-class DeliveryError(RuntimeError):
-    """A reply could not be delivered to the chat (e.g. Telegram kept refusing a photo).
-
-    The message is short and safe to show a user, like a provider's errors: an English
-    ``template`` (``str.format`` fields filled from ``params``), translated where it is shown.
-    """
-
-    def __init__(self, template: str, /, **params: str) -> None:
-        super().__init__(template.format(**params) if params else template)
-        self.template = template
-        self.params = params
-
-
-@dataclass(frozen=True)
-class ChatTarget:
-    """Where a turn happens: a Telegram chat and, in forums, a topic (``thread_id`` 0: none)."""
-
-    chat_id: int
-    thread_id: int = 0
-    chat_type: str = "private"
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.chat_id, self.thread_id)
-
-
-@dataclass
-class SinkReply:
-    """What a sink delivered for a streamed text: the full text, its message ids, and the error
-    that ended the chunk source early (the text so far was still delivered)."""
-
-    text: str
-    message_ids: list[int] = field(default_factory=list)
-    error: BaseException | None = None
-
-
-class ReplySink(Protocol):
-    """Where replies go. The Telegram sink wraps the reply streamer; tests use their own."""
-
-    async def stream(
-        self,
-        chunks: AsyncIterable[str | Reasoning],
-        on_write: WriteCallback,
-        stop: asyncio.Event,
-        *,
-        show_reasoning: bool = False,
-    ) -> SinkReply:
-        """Show the chunks as one growing reply (answer text, and the model's reasoning: shown
-        to the chat only with ``show_reasoning``); when ``stop`` is set, end it where it is."""
-        ...
-
-    async def send_photo(self, image: ImageResponse, caption: str) -> tuple[int, str]:
-        """Send one image; returns (message id, file id). Raises DeliveryError when it could
-        not be delivered."""
-        ...
-
-    async def notice(self, text: str) -> list[int]: ...
-
-    async def action(self, action: str) -> None: ...
-
-    async def send_voice(self, audio: bytes) -> int:
-        """Send OGG/Opus ``audio`` as a voice message; returns its message id."""
-        ...
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    """How a turn ended: ``status`` is the reply's stored status."""
-
-    status: ReplyStatus
-    text: str
-    model: str
-    provider: str | None
-    message_ids: list[int]
-    error: str | None = None
 
 
 class ChatService:
@@ -165,59 +95,8 @@ class ChatService:
         self.control = ChatControl(store, self.turns)
         self.usage = UsageStore(store.engine)  # /usage figures (bot/usage.py)
         self.budget = Budget(settings, self.usage)  # checked before a provider is asked
-
-    # -- models ------------------------------------------------------------------------------
-
-    def unavailable(self) -> str | None:
-        """Why no turn can be answered now, for the user, or None
-        (:func:`bot.model_choice.unavailable`)."""
-        return unavailable(self.registry)
-
-    @property
-    def default_model(self) -> str:
-        """DEFAULT_MODEL, or the registry's first model when it is unset or not offered (now);
-        ``""`` when no model is offered at all."""
-        if self.settings.default_model:
-            try:
-                return self.registry.canonical(self.settings.default_model)
-            except UnknownModelError:
-                log.warning("DEFAULT_MODEL %r is not offered now; using the first model",
-                            self.settings.default_model)
-        return next(iter(self.registry.model_names()), "")
-
-    def model_of(self, chat: ChatRecord | None) -> str:
-        """The chat's chosen model, or the default when none is chosen (or it vanished)."""
-        return self._routes_of(chat)[0]
-
-    def _routes_of(self, chat: ChatRecord | None) -> tuple[str, list[Route]]:
-        """The chat's model and its providers in fallback order (``("", [])`` when no model is
-        offered at all)."""
-        if chat is not None and chat.model:
-            try:
-                return chat.model, self.registry.resolve(chat.model)
-            except UnknownModelError:
-                log.warning("chat %s: stored model %r is no longer offered", chat.id, chat.model)
-        model = self.default_model
-        return (model, self.registry.resolve(model)) if model else ("", [])
-
-    async def _vanished(self, chat: ChatRecord | None, model: str, sink: ReplySink) -> None:
-        """The chat's chosen model is no longer offered (its endpoint's list dropped it, or the
-        endpoint is gone): the chat is told, and the default (``model``) is stored as its
-        choice."""
-        if chat is None or not chat.model or chat.model == model:
-            return
-        await sink.notice(_(VANISHED, old=chat.model, model=model))
-        await self.store.set_model(chat.id, model)
-
-    async def set_model(self, target: ChatTarget, name: str) -> str:
-        """Switch a chat's model; returns the canonical name. Raises UnknownModelError."""
-        canonical = self.registry.canonical(name)
-        await self.store.get_or_create_chat(target.chat_id, target.chat_type)
-        await self.store.set_model(target.chat_id, canonical)
-        return canonical
-
-    async def current_model(self, target: ChatTarget) -> str:
-        return self.model_of(await self.store.get_chat(target.chat_id))
+        self.models = ChatModels(store, registry, settings)  # the chat's model (bot/chat_models.py)
+        self.toggles = ChatToggles(store, settings)  # /voice, /reasoning (bot/chat_toggles.py)
 
     # -- turns -------------------------------------------------------------------------------
 
@@ -235,9 +114,10 @@ class ChatService:
         the message and the reply are stored as the reply is written. ``files`` fetches the
         earlier turns' photos again for a model that can see (without it they go as text).
         A turn dropped by ``/stop`` (``user_id``'s, or everyone's) is stored as stopped and not
-        answered (status ``STOPPED``). With no model to answer (:meth:`unavailable`) the chat is
-        told why and nothing is stored (status ``FAILED``)."""
-        if (reason := self.unavailable()) is not None:
+        answered (status ``STOPPED``). With no model to answer
+        (:meth:`bot.chat_models.ChatModels.unavailable`) the chat is told why and nothing is
+        stored (status ``FAILED``)."""
+        if (reason := self.models.unavailable()) is not None:
             return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
@@ -265,7 +145,7 @@ class ChatService:
         transcription endpoint that fails ends the turn as failed, with the voice stored. A turn
         dropped by ``/stop`` is stored as stopped (its caption) and not answered. With no model
         to answer, the chat is told why (as :meth:`run_turn`)."""
-        if (reason := self.unavailable()) is not None:
+        if (reason := self.models.unavailable()) is not None:
             return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
@@ -295,10 +175,10 @@ class ChatService:
         """Why a file of ``kind`` (``"photo"``, ``"voice"``, ``"document"``) cannot be taken
         in this chat before it is even downloaded, or None: photos need a model that can see,
         voice needs TRANSCRIPTION_MODEL and at most VOICE_MAX_SECONDS ``seconds``; with no
-        model at all, :meth:`unavailable`'s reason."""
-        if (reason := self.unavailable()) is not None:
+        model at all, :meth:`bot.chat_models.ChatModels.unavailable`'s reason."""
+        if (reason := self.models.unavailable()) is not None:
             return reason
-        model, routes = self._routes_of(await self.store.get_chat(target.chat_id))
+        model, routes = self.models.routes_of(await self.store.get_chat(target.chat_id))
         return refusal(
             kind,
             seconds,
@@ -324,7 +204,7 @@ class ChatService:
         message ``telegram_message_id``) dropped by ``/stop`` changes nothing (``STOPPED``).
         With no model to answer, the chat is told why (as :meth:`run_turn`).
         """
-        if (reason := self.unavailable()) is not None:
+        if (reason := self.models.unavailable()) is not None:
             return await self._cannot_answer(sink, reason)
         dropped = self.turns.dropped(target.key, message_id=telegram_message_id, user_id=user_id)
         if dropped is not None:
@@ -349,7 +229,7 @@ class ChatService:
         dropped: Dropped,
     ) -> TurnResult:
         """A turn dropped before it ran: its message is stored with a stopped, empty reply."""
-        model = self.model_of(await self.store.get_chat(target.chat_id))
+        model = self.models.model_of(await self.store.get_chat(target.chat_id))
         if dropped.record and text is not None:
             await self.store.record_turn(
                 target.chat_id,
@@ -393,8 +273,8 @@ class ChatService:
         except Exception:
             await sink.notice(_(NO_DATABASE))
             raise
-        model, routes = self._routes_of(chat)
-        await self._vanished(chat, model, sink)
+        model, routes = self.models.routes_of(chat)
+        await self.models.vanished(chat, model, sink)
         images = {}
         if any(route.can_see for route in routes):
             images = await history_images(
@@ -435,10 +315,15 @@ class ChatService:
                 reply.recording.add_done_callback(lambda _: running.recorded.set())
                 stop = running.stop
                 if routes[0].is_image:
-                    result = await self._answer_image(routes, history, reply, sink, stop)
+                    result = await answer_image(
+                        self.registry, self.turns, routes, history, reply, sink, stop
+                    )
                 else:
-                    shown = self.shows_reasoning(chat)
-                    result = await self._answer_text(routes, history, reply, sink, stop, shown)
+                    shown = self.toggles.shows_reasoning(chat)
+                    result = await answer_text(
+                        self.registry, self.turns, self.settings.max_reply_chars,
+                        routes, history, reply, sink, stop, shown,
+                    )
         except Exception as error:
             # The sink failed (e.g. the user blocked the bot): the reply ends as failed, with
             # the text the model sent so far.
@@ -452,10 +337,8 @@ class ChatService:
             await reply.stored()  # recorded even when the turn failed or was cancelled
         if not reply.kept:
             await sink.notice(_(NOT_KEPT))
-        spoken = chat is not None and chat.settings.get("voice")
-        if spoken and not routes[0].is_image and result.status is ReplyStatus.COMPLETE and (
-            result.text
-        ):
+        complete = result.status is ReplyStatus.COMPLETE and result.text
+        if complete and self.toggles.speaks(chat) and not routes[0].is_image:
             await speak(result.text, sink, self.settings)
         return result
 
@@ -474,185 +357,6 @@ class ChatService:
         await sink.notice(_(SHUTDOWN_NOTICE))
         return TurnResult(ReplyStatus.INTERRUPTED, "", model, None, [])
 
-    def _stopped_status(self) -> ReplyStatus:
-        """The status of a turn whose stop event is set: interrupted by a shutdown, or /stop."""
-        return ReplyStatus.INTERRUPTED if self.turns.interrupting else ReplyStatus.STOPPED
-
-    async def _answer_text(
-        self,
-        routes: list[Route],
-        history: list[dict[str, Any]],
-        reply: StoredReply,
-        sink: ReplySink,
-        stop: asyncio.Event,
-        show_reasoning: bool = False,
-    ) -> TurnResult:
-        served: list[Route] = []
-        room = self.settings.max_reply_chars
-        capped = False  # the reply reached max_reply_chars
-
-        async def text_chunks() -> AsyncIterator[str | Reasoning]:
-            nonlocal room, capped
-            stream = self.registry.stream_routes(routes, history)
-            async with aclosing(stream):  # closing it closes the provider's stream
-                async for route, chunk in stream:
-                    if not served:
-                        served.append(route)
-                    if isinstance(chunk, Usage):
-                        reply.usage = chunk
-                    if isinstance(chunk, str) and chunk:
-                        if len(chunk) > room:  # the rest is not read: the provider is closed
-                            capped = True
-                            if room:
-                                reply.chunks.append(chunk[:room])
-                                yield chunk[:room]
-                            return
-                        room -= len(chunk)
-                        reply.chunks.append(chunk)
-                        yield chunk
-                    elif isinstance(chunk, Reasoning) and chunk.text:  # kept apart, not counted
-                        reply.thoughts.append(chunk.text)
-                        yield chunk
-
-        delivered = await sink.stream(
-            text_chunks(), reply.on_write, stop, show_reasoning=show_reasoning
-        )
-        provider = served[0].provider.__name__ if served else None
-        model = reply.model
-        if delivered.error is not None:
-            error, shown = _user_error(delivered.error)
-            if delivered.text:
-                notice = _(
-                    "⚠️ {model} stopped answering midway: {error}\n"
-                    "The reply above is incomplete; send /retry to try again.",
-                    model=model, error=shown,
-                )
-            else:
-                notice = _(
-                    "⚠️ {model} failed: {error}\n"
-                    "Send /retry to try again, or /model to pick another model.",
-                    model=model, error=shown,
-                )
-            return await self._fail(
-                reply, sink, notice, provider, error, delivered.text, delivered.message_ids
-            )
-        limit = self.settings.max_reply_chars  # ``room`` counted down from it
-        # A reply cut at the limit is kept like a stopped one: its text stays in the history.
-        cut = f"cut at MAX_REPLY_CHARS ({limit} characters)" if capped else None
-        if stop.is_set():
-            status = self._stopped_status()
-        else:
-            status = ReplyStatus.STOPPED if capped else ReplyStatus.COMPLETE
-        await reply.update(
-            content=delivered.text,
-            status=status,
-            provider=provider,
-            telegram_message_ids=delivered.message_ids,
-            error=cut,
-        )
-        if status is ReplyStatus.INTERRUPTED:
-            await sink.notice(_(SHUTDOWN_NOTICE))
-        elif capped:
-            await sink.notice(_(
-                "✂️ The reply was cut here: it reached {limit:,} characters, the longest reply "
-                "this bot sends. Ask for the rest to read on.",
-                limit=limit,
-            ))
-        elif status is ReplyStatus.COMPLETE and not delivered.text and reply.reasoning:
-            await sink.notice(_(
-                "⚠️ {model} only reasoned and gave no answer. Send /retry to try again.",
-                model=model,
-            ))
-        elif status is ReplyStatus.COMPLETE and not delivered.text:
-            await sink.notice(
-                _("⚠️ {model} sent an empty reply. Send /retry to try again.", model=model)
-            )
-        return TurnResult(status, delivered.text, model, provider, delivered.message_ids, cut)
-
-    async def _answer_image(
-        self,
-        routes: list[Route],
-        history: list[dict[str, Any]],
-        reply: StoredReply,
-        sink: ReplySink,
-        stop: asyncio.Event,
-    ) -> TurnResult:
-        await sink.action("upload_photo")
-        provider: str | None = None
-        message_ids: list[int] = []
-        file_id: str | None = None
-        url: str | None = None
-        prompt = history[-1]["content"] if history else ""
-
-        async def generate() -> None:
-            nonlocal provider, file_id, url
-            async for route, chunk in self.registry.stream_routes(routes, history):
-                provider = route.provider.__name__
-                if isinstance(chunk, ImageResponse):
-                    message_id, file_id = await sink.send_photo(chunk, caption=chunk.alt or prompt)
-                    message_ids.append(message_id)
-                    url = url or (chunk.urls[0] if chunk.urls else None)
-
-        # /stop (or a shutdown) cancels the generation or the upload wherever it is.
-        failure: Exception | None = None
-        try:
-            completed = await race(generate(), stop)
-        except Exception as exc:  # a provider's, or sending the photo failed
-            completed, failure = True, exc
-        content = f"[image: {prompt}]" if message_ids else ""
-        if not completed:
-            status = self._stopped_status()
-            await reply.update(
-                content=content,
-                status=status,
-                provider=provider,
-                telegram_message_ids=message_ids,
-                image_file_id=file_id,
-                image_url=url,
-            )
-            interrupted = status is ReplyStatus.INTERRUPTED
-            await sink.notice(_(SHUTDOWN_NOTICE) if interrupted else _(IMAGE_STOPPED))
-            return TurnResult(status, content, reply.model, provider, message_ids)
-        error: str | None = None
-        if failure is not None:
-            error, shown = _user_error(failure)
-        elif not message_ids:
-            error, shown = NO_IMAGE, _(NO_IMAGE)
-        if error is not None:
-            notice = _("⚠️ {model} failed: {error}\nSend /retry to try again.",
-                       model=reply.model, error=shown)
-            return await self._fail(reply, sink, notice, provider, error, "", message_ids)
-        await reply.update(
-            content=content,
-            status=ReplyStatus.COMPLETE,
-            provider=provider,
-            telegram_message_ids=message_ids,
-            image_file_id=file_id,
-            image_url=url,
-        )
-        return TurnResult(ReplyStatus.COMPLETE, content, reply.model, provider, message_ids)
-
-    async def _fail(
-        self,
-        reply: StoredReply,
-        sink: ReplySink,
-        notice: str,
-        provider: str | None,
-        error: str,
-        text: str,
-        message_ids: list[int],
-    ) -> TurnResult:
-        """Record a failed reply (with whatever text was delivered) and tell the user."""
-        await reply.update(
-            content=text,
-            status=ReplyStatus.FAILED,
-            provider=provider,
-            telegram_message_ids=message_ids,
-            error=error,
-        )
-        await sink.notice(notice)
-        return TurnResult(ReplyStatus.FAILED, text, reply.model, provider, message_ids, error)
-
     # -- files and voice ---------------------------------------------------------------------
 
     async def _transcription_failed(
@@ -667,7 +371,7 @@ class ChatService:
         the reply as failed, and the user is told."""
         attachments = [{"kind": upload.kind, "file_id": upload.file_id} for upload in uploads]
         chat = await self.store.get_chat(target.chat_id)
-        model = self.model_of(chat)
+        model = self.models.model_of(chat)
         stored = await self.store.record_turn(
             target.chat_id,
             chat_type=target.chat_type,
@@ -677,46 +381,9 @@ class ChatService:
             model=model,
             attachments=attachments,
         )
-        english, shown = _user_error(error)
+        english, shown = user_error(error)
         reason = f"transcription failed: {english}"
         await self.store.update_reply(stored.id, status=ReplyStatus.FAILED, error=reason)
         await sink.notice(_("⚠️ I couldn't understand the recording: {error}\n"
                             "Send it again later, or write to me.", error=shown))
         return TurnResult(ReplyStatus.FAILED, "", model, None, [], reason)
-
-    async def set_voice(self, target: ChatTarget, on: bool | None = None) -> bool:
-        """Turn spoken replies on or off for the chat (``None``: toggle); returns the new state."""
-        chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
-        state = not chat.settings.get("voice") if on is None else on
-        await self.store.update_settings(target.chat_id, voice=True if state else None)
-        return state
-
-    def shows_reasoning(self, chat: ChatRecord | None) -> bool:
-        """Whether the chat sees the model's reasoning above its answers: its ``/reasoning``
-        choice (``chats.settings["reasoning"]``), else SHOW_REASONING."""
-        chosen = None if chat is None else chat.settings.get("reasoning")
-        return self.settings.show_reasoning if chosen is None else bool(chosen)
-
-    async def set_reasoning(self, target: ChatTarget, on: bool | None = None) -> bool:
-        """Show the model's reasoning in the chat, or not (``None``: toggle); returns the new
-        state. Stored even when it equals SHOW_REASONING, so a later change of the default
-        does not overturn the chat's choice."""
-        chat = await self.store.get_or_create_chat(target.chat_id, target.chat_type)
-        state = not self.shows_reasoning(chat) if on is None else on
-        await self.store.update_settings(target.chat_id, reasoning=state)
-        return state
-
-
-def _user_error(error: BaseException) -> tuple[str, str]:
-    """A short text safe to show a user, in English (stored with the failed reply) and in the
-    current language (shown): for a provider error its provider's name and short category
-    (``ProviderError.user_text``, e.g. "OpenAI: the provider is down (HTTP 500)"), never what
-    the provider's server wrote (the registry logs that); for a delivery error, what Telegram
-    refused."""
-    if isinstance(error, ProviderError):
-        name = type(error).__name__
-        return error.user_text() or name, error.user_text(_) or name
-    if isinstance(error, DeliveryError):
-        return str(error) or type(error).__name__, _(error.template, **error.params)
-    log.error("unexpected error in a turn", exc_info=error)
-    return UNEXPECTED, _(UNEXPECTED)

@@ -26,7 +26,7 @@
   (:func:`bot.formatting.cut_markdown`) and a new message continues with the rest.
 
 Writes take their tokens from :class:`bot.flood.FloodControl` and so bypass a
-:class:`bot.flood.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``).
+:class:`bot.flood_limiter.FloodRateLimiter` on the bot (``rate_limit_args={"paced": True}``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.draft import Draft, OnWrite, backoff
-from bot.flood import FloodBudget, FloodRateLimiter, Priority, retry_after_seconds
+from bot.flood import FloodBudget, Priority
+from bot.flood_limiter import FloodRateLimiter, retry_after_seconds
 from bot.formatting import (
     MESSAGE_LIMIT,
     shorten,

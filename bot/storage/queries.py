@@ -172,6 +172,38 @@ def message_values(**fields: Any) -> dict[str, Any]:
     return values
 
 
+def user_values(
+    content: str,
+    telegram_message_id: int | None,
+    attachments: list[dict[str, Any]] | None = None,
+    status: ReplyStatus = ReplyStatus.COMPLETE,
+) -> dict[str, Any]:
+    """A user message's column values (:func:`message_values`); no attachments: None."""
+    return message_values(
+        role="user",
+        content=content,
+        telegram_message_ids=[] if telegram_message_id is None else [telegram_message_id],
+        status=status.value,
+        attachments=attachments or None,
+    )
+
+
+def reply_values(
+    model: str | None,
+    provider: str | None = None,
+    status: ReplyStatus = ReplyStatus.STREAMING,
+) -> dict[str, Any]:
+    """A new, empty reply's column values (:func:`message_values`), ``STREAMING`` by default."""
+    return message_values(
+        role="assistant",
+        content="",
+        model=model,
+        provider=provider,
+        telegram_message_ids=[],
+        status=status.value,
+    )
+
+
 async def context_rows(
     session: AsyncSession, chat_id: int, thread_id: int, limit: int
 ) -> list[tuple[str, str, list[dict[str, Any]] | None]]:

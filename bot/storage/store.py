@@ -36,44 +36,15 @@ from .queries import (
     latest_conversation,
     locked_chat,
     message_record,
-    message_values,
     newest_in_current,
+    reply_values,
+    user_values,
     with_origin,
 )
 from .records import ChatRecord, MessageRecord, ReplyStatus, UsageEntry
 from .schema import upgrade_to_head
 
 UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh session
-
-
-def _user_values(
-    content: str,
-    telegram_message_id: int | None,
-    attachments: list[dict[str, Any]] | None = None,
-    status: ReplyStatus = ReplyStatus.COMPLETE,
-) -> dict[str, Any]:
-    return message_values(
-        role="user",
-        content=content,
-        telegram_message_ids=[] if telegram_message_id is None else [telegram_message_id],
-        status=status.value,
-        attachments=attachments or None,
-    )
-
-
-def _reply_values(
-    model: str | None,
-    provider: str | None = None,
-    status: ReplyStatus = ReplyStatus.STREAMING,
-) -> dict[str, Any]:
-    return message_values(
-        role="assistant",
-        content="",
-        model=model,
-        provider=provider,
-        telegram_message_ids=[],
-        status=status.value,
-    )
 
 
 class Store:
@@ -239,9 +210,9 @@ class Store:
             if user_message is not None:
                 dropped = reply_status is ReplyStatus.STOPPED
                 status = ReplyStatus.STOPPED if dropped else ReplyStatus.COMPLETE
-                values = _user_values(user_message, telegram_message_id, attachments, status)
+                values = user_values(user_message, telegram_message_id, attachments, status)
                 await append_message(session, chat_id, thread_id, values)
-            values = _reply_values(model, status=reply_status)
+            values = reply_values(model, status=reply_status)
             return await append_message(session, chat_id, thread_id, values)
 
     async def append_user_message(
@@ -254,7 +225,7 @@ class Store:
     ) -> MessageRecord:
         """Append a user message (status ``COMPLETE``) to the current conversation."""
         async with self._write() as session:
-            values = _user_values(content, telegram_message_id)
+            values = user_values(content, telegram_message_id)
             return await append_message(session, chat_id, thread_id, values)
 
     async def start_reply(
@@ -268,7 +239,7 @@ class Store:
         """Append an empty assistant reply with status ``STREAMING`` to the current
         conversation; fill it in with ``update_reply``."""
         async with self._write() as session:
-            values = _reply_values(model, provider)
+            values = reply_values(model, provider)
             return await append_message(session, chat_id, thread_id, values)
 
     async def update_reply(

@@ -31,7 +31,8 @@ from typing import Any
 import telegram
 from telegram.error import RetryAfter
 
-from bot.flood import FloodBudget, FloodControl, Priority, retry_after_seconds
+from bot.flood import FloodBudget, FloodControl, Priority
+from bot.flood_limiter import retry_after_seconds
 from bot.racing import race
 from bot.redis_link import connect
 from bot.shared_flood import SharedFloodControl

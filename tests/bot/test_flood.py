@@ -11,13 +11,8 @@ import pytest
 from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
-from bot.flood import (
-    FloodControl,
-    FloodRateLimiter,
-    Priority,
-    is_write,
-    retry_after_seconds,
-)
+from bot.flood import FloodControl, Priority
+from bot.flood_limiter import FloodRateLimiter, is_write, retry_after_seconds
 from tests.fakes.telegram import FakeTelegram
 
 

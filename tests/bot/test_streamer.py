@@ -20,7 +20,8 @@ from telegram.error import Forbidden
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.flood import FloodControl, FloodRateLimiter
+from bot.flood import FloodControl
+from bot.flood_limiter import FloodRateLimiter
 from bot.formatting import render, utf16_len
 from bot.storage import ReplyStatus, Store
 from bot.streamer import ReplyStreamer, StreamedReply
