@@ -8,16 +8,18 @@ subtag: ``pt-br`` is ``pt``) when the bot speaks it, else ``DEFAULT_LANGUAGE``.
 streaming, button taps and the commands answered at once all run in the update's task or in
 tasks it starts, which inherit it).
 
-The chats' choices are read from the database once and kept in memory for
-:data:`CHOICE_TTL` seconds (a choice made through another worker shows after at most that
-long). In a group, only its administrators and ``ADMIN_USER_IDS`` change the language.
+The chats' choices are read from the database once and kept in memory: for as long as the
+process runs when it is the bot's only one (polling: every choice is made through it), for
+:data:`CHOICE_TTL` seconds in a worker (:func:`expire_choices`: a choice made through another
+worker shows after at most that long). In a group, only its administrators and
+``ADMIN_USER_IDS`` change the language.
 """
 
 from __future__ import annotations
 
 import logging
 
-from cachetools import TTLCache
+from cachetools import Cache, LRUCache, TTLCache
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
@@ -70,11 +72,13 @@ def language_of(choice: str | None, user_language: str | None, default: str) -> 
 
 
 class ChatLanguages:
-    """Each chat's chosen language (or None), from the store, kept :data:`CHOICE_TTL` seconds."""
+    """Each chat's chosen language (or None), from the store, kept ``ttl`` seconds (None: until
+    :data:`CHOICE_CACHE_SIZE` other chats push it out)."""
 
-    def __init__(self, store: Store, ttl: float = CHOICE_TTL) -> None:
+    def __init__(self, store: Store, ttl: float | None = None) -> None:
         self.store = store
-        self._choices: TTLCache[int, str | None] = TTLCache(CHOICE_CACHE_SIZE, ttl)
+        self._choices: Cache[int, str | None] = (
+            LRUCache(CHOICE_CACHE_SIZE) if ttl is None else TTLCache(CHOICE_CACHE_SIZE, ttl))
 
     async def choice(self, chat_id: int) -> str | None:
         """The chat's choice, or None (none made, or the database cannot be read: logged)."""
@@ -202,6 +206,14 @@ async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 def forgotten(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
     """The chat's stored data was deleted (``/forget``): its choice is gone, from now on."""
     _languages(context).forget(chat_id)
+
+
+def expire_choices(application: Application, ttl: float = CHOICE_TTL) -> None:
+    """Other processes (workers) take this bot's updates too: keep each chat's choice ``ttl``
+    seconds only, so that a choice made through another one shows here. Call after
+    :func:`register`."""
+    current: ChatLanguages = application.bot_data["languages"]
+    application.bot_data["languages"] = ChatLanguages(current.store, ttl)
 
 
 def register(application: Application) -> None:

@@ -33,6 +33,7 @@ from bot import handlers
 from bot.app import build_application, close_shared
 from bot.i18n import current_language
 from bot.job_queue import HANDLE_UPDATE, QUEUE, job_app
+from bot.language import expire_choices
 from bot.lifecycle import connect, set_command_menu, shut_down
 from bot.model_choice import make_registry
 from bot.model_refresh import keep_model_lists_fresh
@@ -102,6 +103,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
     refresher: asyncio.Task[None] | None = None
     try:
         application = build_application(settings, store, registry)
+        expire_choices(application)  # /language through another worker shows here too
         deps: handlers.Deps = application.bot_data["deps"]
         inbox = Inbox(store)
         mark_handled_after_handlers(application, inbox, settings.storage_retry_timeout)

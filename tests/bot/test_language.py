@@ -8,12 +8,14 @@ never translated.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.handlers import COMMANDS
+from bot.language import ChatLanguages
 from bot.storage import Store
 from tests.bot.conftest import RunningBot
 from tests.fakes.provider_faults import crash
@@ -236,3 +238,23 @@ async def test_models_lists_a_providers_failure_in_the_users_language(bot: Runni
     listing = await bot.wait_for_containing(CHAT, "OpenAI (")
     assert "OpenAI (в прошлый раз не ответил: провайдер не работает (HTTP 500))" in (listing.text or "")
     assert "(ещё не использовался)" in (listing.text or "")
+
+
+async def test_a_chats_choice_is_read_once_in_polling_and_again_after_the_ttl_in_a_worker(
+    tmp_path: Path,
+) -> None:
+    """Polling is the only writer of the choices: a chat's is read from the database once.
+    A worker keeps it CHOICE_TTL seconds, so a choice made through another worker shows."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    try:
+        polling, worker = ChatLanguages(store), ChatLanguages(store, ttl=0.2)
+        assert await polling.choice(5) is None and await worker.choice(5) is None
+        await store.update_settings(5, language="ru")  # through another process
+        assert await polling.choice(5) is None and await worker.choice(5) is None  # cached
+        await asyncio.sleep(0.3)
+        assert await worker.choice(5) == "ru"
+        assert await polling.choice(5) is None  # not read again: only its own choose() changes it
+        await polling.choose(5, "private", "en")
+        assert await polling.choice(5) == "en"
+    finally:
+        await store.close()
