@@ -22,7 +22,7 @@ import providers.settings
 from bot import chat_migration, handlers
 from bot.health import Heartbeat, HeartbeatRequest, heartbeat_path
 from bot.i18n import N_, _, current_language, using_language
-from bot.language import chosen_language
+from bot.language import chosen_language, load_choices
 from bot.lifecycle import (
     close_flood,
     connect,
@@ -198,6 +198,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await set_command_menu(
                 application.bot, handlers.COMMANDS, settings.default_language
             )
+            await load_choices(application)  # every chat's /language: no read per update
             await _tell_interrupted(application, store)
             refresher = asyncio.create_task(keep_model_lists_fresh(
                 registry, await listing, settings.models_refresh, settings.models_retry))

@@ -13,6 +13,7 @@ import logging
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bot.language import chat_moved
 from bot.storage import Store, retrying
 
 log = logging.getLogger(__name__)
@@ -37,5 +38,6 @@ def register(application: Application, store: Store, retry_timeout: float) -> No
         )
         if moved:
             log.info("group %s became supergroup %s: its history moved", old, new)
+        chat_moved(context.application, old, new)
 
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate), group=-1)

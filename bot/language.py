@@ -8,10 +8,11 @@ subtag: ``pt-br`` is ``pt``) when the bot speaks it, else ``DEFAULT_LANGUAGE``.
 streaming, button taps and the commands answered at once all run in the update's task or in
 tasks it starts, which inherit it).
 
-The chats' choices are read from the database once and kept in memory: for as long as the
-process runs when it is the bot's only one (polling: every choice is made through it), for
-:data:`CHOICE_TTL` seconds in a worker (:func:`expire_choices`: a choice made through another
-worker shows after at most that long). In a group, only its administrators and
+When the process is the bot's only one (polling: every choice is made through it), all the
+chats' choices are read at start in one query (:meth:`ChatLanguages.load`) and an update costs
+no database read. A worker reads a chat's choice when it first needs it and keeps it
+:data:`CHOICE_TTL` seconds (:func:`expire_choices`: a choice made through another worker shows
+after at most that long). In a group, only its administrators and
 ``ADMIN_USER_IDS`` change the language.
 """
 
@@ -73,15 +74,32 @@ def language_of(choice: str | None, user_language: str | None, default: str) -> 
 
 class ChatLanguages:
     """Each chat's chosen language (or None), from the store, kept ``ttl`` seconds (None: until
-    :data:`CHOICE_CACHE_SIZE` other chats push it out)."""
+    :data:`CHOICE_CACHE_SIZE` other chats push it out). After :meth:`load` (the bot's only
+    process: polling) every choice is in memory and an update costs no database read."""
 
     def __init__(self, store: Store, ttl: float | None = None) -> None:
         self.store = store
         self._choices: Cache[int, str | None] = (
             LRUCache(CHOICE_CACHE_SIZE) if ttl is None else TTLCache(CHOICE_CACHE_SIZE, ttl))
+        self._all: dict[int, str] | None = None  # every chat's choice, once loaded
+
+    async def load(self) -> None:
+        """Read every chat's choice at once (one query); from then on this process's own
+        :meth:`choose`, :meth:`forget` and :meth:`moved` keep them. Raises the store's errors."""
+        chosen = await self.store.chats_with_setting(SETTING)
+        self._all = {chat_id: language for chat_id, language in chosen.items()
+                     if supported(language)}
+
+    def moved(self, old: int, new: int) -> None:
+        """A group became supergroup ``new``: its choice (moved with its settings) goes along."""
+        if self._all is not None and old in self._all:
+            self._all[new] = self._all.pop(old)
+        self._choices.pop(old, None)
 
     async def choice(self, chat_id: int) -> str | None:
         """The chat's choice, or None (none made, or the database cannot be read: logged)."""
+        if self._all is not None:
+            return self._all.get(chat_id)
         if chat_id in self._choices:
             return self._choices[chat_id]
         try:
@@ -95,12 +113,19 @@ class ChatLanguages:
     def forget(self, chat_id: int) -> None:
         """The chat has no choice any more (its data was deleted)."""
         self._choices[chat_id] = None
+        if self._all is not None:
+            self._all.pop(chat_id, None)
 
     async def choose(self, chat_id: int, chat_type: str, language: str | None) -> None:
         """Store the chat's choice (None: no choice). Raises the store's errors."""
         await self.store.get_or_create_chat(chat_id, chat_type)
         await self.store.update_settings(chat_id, **{SETTING: language})
         self._choices[chat_id] = language
+        if self._all is not None:
+            if language is None:
+                self._all.pop(chat_id, None)
+            else:
+                self._all[chat_id] = language
 
 
 async def chosen_language(store: Store, chat_id: int) -> str | None:
@@ -214,6 +239,19 @@ def expire_choices(application: Application, ttl: float = CHOICE_TTL) -> None:
     :func:`register`."""
     current: ChatLanguages = application.bot_data["languages"]
     application.bot_data["languages"] = ChatLanguages(current.store, ttl)
+
+
+async def load_choices(application: Application) -> None:
+    """Polling: read every chat's choice now (:meth:`ChatLanguages.load`)."""
+    languages: ChatLanguages = application.bot_data["languages"]
+    await languages.load()
+
+
+def chat_moved(application: Application, old: int, new: int) -> None:
+    """Group ``old`` became supergroup ``new`` (its settings moved with it)."""
+    languages: ChatLanguages | None = application.bot_data.get("languages")
+    if languages is not None:
+        languages.moved(old, new)
 
 
 def register(application: Application) -> None:

@@ -100,6 +100,14 @@ class Store:
             chat = await session.get(Chat, chat_id)
             return None if chat is None else chat_record(chat)
 
+    async def chats_with_setting(self, key: str) -> dict[int, str]:
+        """``{chat id: value}`` of every chat whose settings hold a string ``key`` (one query,
+        on the JSON document: ``JSON_EXTRACT`` on SQLite, ``->>`` on PostgreSQL)."""
+        value = Chat.settings[key].as_string()
+        async with self._read() as session:
+            rows = await session.execute(select(Chat.id, value).where(value.is_not(None)))
+            return {chat_id: found for chat_id, found in rows}
+
     async def set_model(self, chat_id: int, model: str | None) -> None:
         """Set the chat's chosen model (``None``: back to the bot's default); creates the chat
         (type "private") if missing."""

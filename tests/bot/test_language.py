@@ -240,21 +240,27 @@ async def test_models_lists_a_providers_failure_in_the_users_language(bot: Runni
     assert "(ещё не использовался)" in (listing.text or "")
 
 
-async def test_a_chats_choice_is_read_once_in_polling_and_again_after_the_ttl_in_a_worker(
+async def test_polling_loads_every_choice_once_and_a_worker_reads_again_after_the_ttl(
     tmp_path: Path,
 ) -> None:
-    """Polling is the only writer of the choices: a chat's is read from the database once.
-    A worker keeps it CHOICE_TTL seconds, so a choice made through another worker shows."""
+    """Polling is the only writer of the choices: all are read at start, none per update.
+    A worker keeps a chat's CHOICE_TTL seconds, so a choice made through another worker shows."""
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     try:
+        await store.update_settings(4, language="ru")
+        await store.update_settings(6, language="xx")  # a language the bot no longer speaks
         polling, worker = ChatLanguages(store), ChatLanguages(store, ttl=0.2)
-        assert await polling.choice(5) is None and await worker.choice(5) is None
+        await polling.load()
+        assert [await polling.choice(c) for c in (4, 5, 6)] == ["ru", None, None]
+        assert await worker.choice(5) is None
         await store.update_settings(5, language="ru")  # through another process
-        assert await polling.choice(5) is None and await worker.choice(5) is None  # cached
+        assert await polling.choice(5) is None and await worker.choice(5) is None  # kept
         await asyncio.sleep(0.3)
         assert await worker.choice(5) == "ru"
-        assert await polling.choice(5) is None  # not read again: only its own choose() changes it
+        assert await polling.choice(5) is None  # never read again: only its own changes count
         await polling.choose(5, "private", "en")
-        assert await polling.choice(5) == "en"
+        polling.forget(4)
+        polling.moved(5, -1005)  # the group became a supergroup
+        assert [await polling.choice(c) for c in (4, 5, -1005)] == [None, None, "en"]
     finally:
         await store.close()

@@ -86,3 +86,13 @@ async def test_data_survives_closing_and_reopening(store: Store, store_url: str)
         (user.id, "draw a cat", [70]),
         (reply.id, "done", [71, 72]),
     ]
+
+
+async def test_chats_with_a_setting_are_found_in_one_query(store: Store) -> None:
+    await store.update_settings(1, language="ru")
+    await store.update_settings(2, voice=True)  # other settings only: not listed
+    await store.update_settings(SUPERGROUP, language="en", voice=False)
+    await store.update_settings(3, language="de")
+    await store.update_settings(3, language=None)  # the choice removed again
+    assert await store.chats_with_setting("language") == {1: "ru", SUPERGROUP: "en"}
+    assert await store.chats_with_setting("nothing") == {}
