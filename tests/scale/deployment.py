@@ -78,11 +78,13 @@ class Deployment:
     def _log(self, name: str) -> Path:
         return self.folder / f"{name}.log"
 
-    async def _spawn(self, command: str, name: str) -> asyncio.subprocess.Process:
+    async def _spawn(
+        self, command: str, name: str, env: dict[str, str] | None = None
+    ) -> asyncio.subprocess.Process:
         with self._log(name).open("wb") as log:
             return await asyncio.create_subprocess_exec(
                 self.python, "-m", "bot", command,
-                cwd=self.folder, env=self.env, stdout=log, stderr=log,
+                cwd=self.folder, env={**self.env, **(env or {})}, stdout=log, stderr=log,
             )
 
     async def start_ingress(self, timeout: float = 60.0) -> asyncio.subprocess.Process:
@@ -95,10 +97,12 @@ class Deployment:
         )
         return self.ingress
 
-    async def start_worker(self, timeout: float = 60.0) -> asyncio.subprocess.Process:
-        """Start one more worker; returns once it takes updates."""
+    async def start_worker(
+        self, timeout: float = 60.0, env: dict[str, str] | None = None
+    ) -> asyncio.subprocess.Process:
+        """Start one more worker (``env``: settings of its own); returns once it takes updates."""
         name = f"worker{len(self.workers)}"
-        process = await self._spawn("worker", name)
+        process = await self._spawn("worker", name, env)
         self.workers.append(process)
         await self._until(lambda: WORKER_READY in self._log(name).read_bytes(), process, name,
                           timeout)

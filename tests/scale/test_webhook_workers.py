@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.streaming import chat_limited_429s
 from bot.app import INTERRUPTED
+from bot.handlers import NOTHING_RUNNING
 from tests.fakes.providers import FakeProviders, Reply
 from tests.fakes.telegram import FakeTelegram
 from tests.scale.deployment import SECRET, Deployment
@@ -143,6 +144,33 @@ async def test_a_worker_killed_mid_reply_leaves_the_chat_told_and_the_others_ans
                if r.json]
     assert prompts.count("slow one") == 1  # not answered twice
     assert len(prompts) == 3 and prompts[-1].endswith("after the crash")
+
+
+async def test_a_stop_reaches_the_reply_another_worker_writes(
+    deployment: Deployment, telegram: FakeTelegram, providers: FakeProviders
+) -> None:
+    """``/stop`` taken by one worker ends the reply being written by another (STOP_BACKEND=redis):
+    the writer takes one update at a time, so while it streams the /stop can only go elsewhere."""
+    await deployment.start_ingress()
+    await deployment.start_worker(env={"WORKER_CONCURRENCY": "1"})
+    slow = " ".join(f"word{i}" for i in range(200))
+    providers.push("openai", Reply(slow, delay=0.05))  # 10 s of streaming
+    telegram.send_message(7400, "slow one")
+    await telegram.wait_for(lambda: any("word" in t for t in final_texts(telegram, 7400)),
+                            timeout=30)
+    await deployment.start_worker()
+    telegram.send_message(7400, "/stop")
+
+    stopped = "SELECT count(*) FROM messages WHERE status = 'stopped'"
+    for _ in range(100):  # stored as stopped once its final text is shown
+        if await deployment.count(stopped):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail(f"{final_texts(telegram, 7400)}\n{deployment.logs()}")
+    texts = final_texts(telegram, 7400)
+    assert not any("word199" in t for t in texts)  # cut short, not streamed to its end
+    assert NOTHING_RUNNING not in texts  # the worker that took /stop found the reply elsewhere
 
 
 async def test_the_ingress_acknowledges_while_no_worker_runs_and_the_backlog_is_answered(
