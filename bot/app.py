@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -162,6 +163,57 @@ async def close_shared(deps: handlers.Deps) -> None:
     await close_flood(deps.streamer.flood)
 
 
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    stop: asyncio.Event,
+    heartbeat: Heartbeat | None = None,
+    prepare: Callable[[Application], Awaitable[None]] | None = None,
+) -> AsyncIterator[Application | None]:
+    """The life every process of the bot shares, around its own way of taking updates
+    (polling in :func:`serve`, the job queue in :func:`bot.worker.serve_worker`).
+
+    On entry: configure the providers, migrate (in a child process), open the store, build the
+    application, wait for Telegram, start the ``/stop`` signals, register the command menu,
+    run ``prepare`` (if given), then wait for the endpoints' model lists (asked for since the
+    store opened) and keep them fresh every ``MODELS_REFRESH`` seconds. Yields the application
+    (not yet started), or None when ``stop`` was set before Telegram answered. On exit: shut the
+    application down and close what was opened. Raises as :func:`serve` documents."""
+    registry = make_registry(settings)  # a bad endpoints file stops start-up first
+    providers.settings.configure(settings)
+    # The language of what is written outside an update (the tasks started here inherit it).
+    current_language.set(settings.default_language)
+    # In a child process, so that this long-running one never loads Alembic (~11 MiB).
+    await upgrade_in_subprocess(settings.database_url)
+    store = await Store.open(settings.database_url, migrate=False)
+    listing = asyncio.create_task(registry.refresh())
+    refresher: asyncio.Task[None] | None = None
+    try:
+        application = build_application(settings, store, registry, heartbeat)
+        deps: handlers.Deps = application.bot_data["deps"]
+        if not await connect(application, stop, settings.telegram_api_base_url):
+            await close_shared(deps)
+            yield None  # told to stop before Telegram answered
+            return
+        try:
+            await deps.service.control.signals.start()  # /stop from any process (STOP_BACKEND)
+            await set_command_menu(
+                application.bot, handlers.COMMANDS, settings.default_language
+            )
+            if prepare is not None:
+                await prepare(application)
+            refresher = asyncio.create_task(keep_model_lists_fresh(
+                registry, await listing, settings.models_refresh, settings.models_retry))
+            yield application
+        finally:
+            await application.shutdown()
+            await close_shared(deps)
+    finally:
+        await cancel_all(listing, refresher)
+        await store.close()
+        providers.settings.configure(None)
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the bot until ``stop`` is set: migrate, wait for Telegram, poll, answer, shut down.
     The endpoints' model lists are asked for while Telegram is reached, awaited before the
@@ -171,51 +223,31 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     :class:`bot.storage.SchemaUpgradeError` when the database cannot be upgraded, and
     :class:`providers.endpoints.EndpointsFileError` for a bad ``ENDPOINTS_FILE``.
     """
-    registry = make_registry(settings)  # a bad endpoints file stops start-up first
-    providers.settings.configure(settings)
-    # The language of what is written outside an update (the tasks started here inherit it).
-    current_language.set(settings.default_language)
-    # In a child process, so that this long-running one never loads Alembic (~11 MiB).
-    await upgrade_in_subprocess(settings.database_url)
-    store = await Store.open(settings.database_url, migrate=False)
     heartbeat = Heartbeat(heartbeat_path(settings))
-    listing = asyncio.create_task(registry.refresh())
-    refresher: asyncio.Task[None] | None = None
+
+    async def prepare(application: Application) -> None:
+        await load_choices(application)  # every chat's /language: no read per update
+        await _tell_interrupted(application, application.bot_data["deps"].service.store)
+
     try:
-        application = build_application(settings, store, registry, heartbeat)
-        poller = InboxPoller(
-            application,
-            Inbox(store),
-            allowed_updates=ALLOWED_UPDATES,
-            retry_timeout=settings.storage_retry_timeout,
-        )
-        deps: handlers.Deps = application.bot_data["deps"]
-        if not await connect(application, stop, settings.telegram_api_base_url):
-            await close_shared(deps)
-            return  # told to stop before Telegram answered
-        try:
-            await deps.service.control.signals.start()
-            await set_command_menu(
-                application.bot, handlers.COMMANDS, settings.default_language
+        async with running(settings, stop, heartbeat, prepare) as application:
+            if application is None:
+                return
+            deps: handlers.Deps = application.bot_data["deps"]
+            poller = InboxPoller(
+                application,
+                Inbox(deps.service.store),
+                allowed_updates=ALLOWED_UPDATES,
+                retry_timeout=settings.storage_retry_timeout,
             )
-            await load_choices(application)  # every chat's /language: no read per update
-            await _tell_interrupted(application, store)
-            refresher = asyncio.create_task(keep_model_lists_fresh(
-                registry, await listing, settings.models_refresh, settings.models_retry))
             await application.start()
             await poller.start()
             log.info("bot @%s is polling", application.bot.username)
-            if not registry.providers:
+            if not deps.service.registry.providers:
                 log.warning(FIRST_RUN)  # one line: what to set
             await stop.wait()
             log.info("stopping: replies being written get %g s to finish", settings.shutdown_grace)
             await shut_down(deps.service.turns, settings.shutdown_grace, poller.stop)
             await application.stop()
-        finally:
-            await application.shutdown()
-            await close_shared(deps)
     finally:
-        await cancel_all(listing, refresher)
         heartbeat.clear()
-        await store.close()
-        providers.settings.configure(None)

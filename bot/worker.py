@@ -28,20 +28,15 @@ from procrastinate.worker import Worker
 from telegram import Update
 from telegram.ext import Application
 
-import providers.settings
 from bot import handlers
-from bot.app import build_application, close_shared
-from bot.i18n import current_language
+from bot.app import running
 from bot.job_queue import HANDLE_UPDATE, QUEUE, job_app
 from bot.language import expire_choices
-from bot.lifecycle import connect, set_command_menu, shut_down
-from bot.model_choice import make_registry
-from bot.model_refresh import keep_model_lists_fresh
+from bot.lifecycle import shut_down
 from bot.polling import mark_handled_after_handlers
-from bot.racing import cancel_all
 from bot.settings import Settings
 from bot.stalled_jobs import StalledJobs
-from bot.storage import Inbox, Store, upgrade_in_subprocess
+from bot.storage import Inbox, Store
 
 log = logging.getLogger(__name__)
 
@@ -93,42 +88,18 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
     jobs = job_app(
         settings.database_url, min_size=1, max_size=settings.worker_concurrency + SPARE_CONNECTIONS
     )
-    registry = make_registry(settings)  # a bad endpoints file stops start-up first
-    providers.settings.configure(settings)
-    # The language of what is written outside an update (the tasks started here inherit it).
-    current_language.set(settings.default_language)
-    await upgrade_in_subprocess(settings.database_url)
-    store = await Store.open(settings.database_url, migrate=False)
-    listing = asyncio.create_task(registry.refresh())
-    refresher: asyncio.Task[None] | None = None
-    try:
-        application = build_application(settings, store, registry)
+    async with running(settings, stop) as application:
+        if application is None:
+            return
         expire_choices(application)  # /language through another worker shows here too
-        deps: handlers.Deps = application.bot_data["deps"]
+        store = application.bot_data["deps"].service.store
         inbox = Inbox(store)
         mark_handled_after_handlers(application, inbox, settings.storage_retry_timeout)
-        if not await connect(application, stop, settings.telegram_api_base_url):
-            await close_shared(deps)
-            return
-        try:
-            await deps.service.control.signals.start()  # /stop from any process (STOP_BACKEND)
-            await set_command_menu(
-                application.bot, handlers.COMMANDS, settings.default_language
-            )
-            refresher = asyncio.create_task(keep_model_lists_fresh(
-                registry, await listing, settings.models_refresh, settings.models_retry))
-            await application.start()
-            async with jobs.open_async():
-                register_task(jobs, application)
-                await _work(jobs, application, inbox, store, settings, stop)
-            await application.stop()
-        finally:
-            await application.shutdown()
-            await close_shared(deps)
-    finally:
-        await cancel_all(listing, refresher)
-        await store.close()
-        providers.settings.configure(None)
+        await application.start()
+        async with jobs.open_async():
+            register_task(jobs, application)
+            await _work(jobs, application, inbox, store, settings, stop)
+        await application.stop()
 
 
 async def _work(
