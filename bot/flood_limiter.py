@@ -20,7 +20,7 @@ from telegram.ext import BaseRateLimiter
 
 from bot.flood import ChatId, FloodBudget, Priority
 
-__all__ = ["FloodRateLimiter", "is_write", "retry_after_seconds"]
+__all__ = ["FloodRateLimiter", "is_write", "limited", "retry_after_seconds"]
 
 
 def is_write(endpoint: str) -> bool:
@@ -34,6 +34,12 @@ def is_write(endpoint: str) -> bool:
     if name == "sendchataction":
         return False
     return name.startswith(("send", "edit", "copymessage", "forwardmessage", "stoppoll"))
+
+
+def limited(endpoint: str, rate_limit_args: dict[str, Any] | None) -> bool:
+    """Whether this request needs a flood-control token here: a write (:func:`is_write`) not
+    already ``paced`` by its sender (the reply streamer acquires its own tokens)."""
+    return is_write(endpoint) and not (rate_limit_args or {}).get("paced")
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -87,9 +93,9 @@ class FloodRateLimiter(BaseRateLimiter[dict[str, Any]]):
         rate_limit_args: dict[str, Any] | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Pace one Bot API request; see the class docstring."""
-        options = rate_limit_args or {}
-        if options.get("paced") or not is_write(endpoint):
+        if not limited(endpoint, rate_limit_args):
             return await callback(*args, **kwargs)
+        options = rate_limit_args or {}
         chat_id = _chat_key(data.get("chat_id"))
         priority = Priority(options.get("priority", Priority.ANSWER))
         attempt = 0

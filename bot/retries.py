@@ -22,7 +22,7 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot.draft import backoff
 from bot.flood import FloodBudget
-from bot.flood_limiter import FloodRateLimiter, is_write
+from bot.flood_limiter import FloodRateLimiter, limited
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class RetryingRateLimiter(FloodRateLimiter):
         rate_limit_args: dict[str, Any] | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Pace one Bot API request and retry it; see the class docstring."""
-        if (rate_limit_args or {}).get("paced") or not is_write(endpoint):
+        if not limited(endpoint, rate_limit_args):
             return await super().process_request(
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
