@@ -1,8 +1,12 @@
-"""The application's two Bot API clients (methods; getUpdates) share one TLS context."""
+"""The application's two Bot API clients (methods; getUpdates) share one TLS context, the one
+aiohttp (the providers' client) made: the CA store is loaded once for all three."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+
+import aiohttp.connector
 
 from bot.app import CONNECTION_POOL_SIZE, build_application
 from bot.health import Heartbeat, HeartbeatRequest
@@ -13,7 +17,7 @@ from tests.fakes.telegram import FakeTelegram
 from .conftest import make_settings
 
 
-def _tls_context(request: object) -> object:
+def _tls_context(request: object) -> ssl.SSLContext:
     return request._client._transport._pool._ssl_context  # type: ignore[attr-defined]
 
 
@@ -27,6 +31,10 @@ async def test_both_clients_share_one_tls_context(telegram: FakeTelegram, tmp_pa
             )
             get_updates, methods = application.bot._request  # PTB: (getUpdates, the rest)
             assert _tls_context(get_updates) is _tls_context(methods)
+            # aiohttp's own verifying context: if aiohttp stops making one, this says so.
+            assert _tls_context(methods) is aiohttp.connector._SSL_CONTEXT_VERIFIED
+            assert _tls_context(methods).verify_mode == ssl.CERT_REQUIRED
+            assert _tls_context(methods).check_hostname
             assert isinstance(get_updates, HeartbeatRequest) == (heartbeat is not None)
             assert get_updates._client._transport._pool._max_connections == 1
             assert methods._client._transport._pool._max_connections == CONNECTION_POOL_SIZE
