@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from procrastinate import App
 from procrastinate.exceptions import ConnectorException
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from telegram import Update
 from telegram.ext import ApplicationBuilder
 
@@ -87,10 +87,10 @@ class WebhookIngress:
         if update is None or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400, text="the body is not an update")
 
-        async def queue(session: AsyncSession, fresh: list[int]) -> None:
+        async def queue(connection: AsyncConnection, fresh: list[int]) -> None:
             if fresh:
-                connection = await (await session.connection()).get_raw_connection()
-                await defer_update(self.jobs, payload, connection.driver_connection)
+                raw = await connection.get_raw_connection()
+                await defer_update(self.jobs, payload, raw.driver_connection)
 
         try:
             fresh = await self.inbox.put([entry_of(update)], also=queue)

@@ -86,7 +86,11 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         writes = connection.get_execution_options().get("storage_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if writes else "BEGIN"
+        # Straight to aiosqlite (SQLAlchemy's AdaptedConnection.run_async): one hop to its
+        # thread, where SQLAlchemy's cursor (open, execute, close) takes three.
+        adapted = connection.connection.dbapi_connection
+        adapted.run_async(lambda driver: driver.execute(begin))  # type: ignore[union-attr]
 
 
 def describe_database_error(error: BaseException, url: str) -> str:

@@ -14,10 +14,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from .models import Conversation, InboxUpdate, Message, utcnow
+from .models import Base, Conversation, InboxUpdate, Message, UTCDateTime, utcnow
 from .queries import upsert
 from .records import InboxEntry
 from .store import UNSYNCHRONIZED, Store
@@ -26,12 +26,29 @@ from .store import UNSYNCHRONIZED, Store
 RECENT_USER_MESSAGES = 200
 
 
+#: Marks the updates ``ids`` (a list) handled at ``now``, those not marked yet (built once).
+INBOX: Table = Base.metadata.tables["inbox"]
+MARK_HANDLED = (
+    update(INBOX)
+    .where(INBOX.c.update_id.in_(bindparam("ids", expanding=True)), INBOX.c.handled_at.is_(None))
+    .values(handled_at=bindparam("now", type_=UTCDateTime()))
+)
+
+
 class Inbox:
     """The updates received, in the store's database (table ``inbox``). Database errors
     (``sqlalchemy.exc.SQLAlchemyError``) propagate unchanged."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # One statement for any number of rows (SQLAlchemy's "insertmanyvalues" batches the
+        # parameter sets into multi-row VALUES itself), built once: compiled once and cached,
+        # where .values(rows) made a statement SQLAlchemy cannot cache.
+        self._put = (
+            upsert(store.engine.dialect.name, INBOX)
+            .on_conflict_do_nothing(index_elements=[INBOX.c.update_id])
+            .returning(INBOX.c.update_id)
+        )
         # "Handled" marks waiting for the next write (group commit): update_id, its waiter.
         self._marks: list[tuple[int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -40,12 +57,12 @@ class Inbox:
         self,
         entries: Sequence[InboxEntry],
         *,
-        also: Callable[[AsyncSession, list[int]], Awaitable[None]] | None = None,
+        also: Callable[[AsyncConnection, list[int]], Awaitable[None]] | None = None,
     ) -> list[int]:
         """Store ``entries`` in one transaction (all or none); returns the ``update_id`` of
         those not stored before, in the given order (an update Telegram sent again is skipped).
 
-        ``also(session, new_ids)`` is awaited in the same transaction, before the commit (the
+        ``also(connection, new_ids)`` is awaited in the same transaction, before the commit (the
         webhook ingress queues the new updates there: an update is stored and queued, or
         neither); what it raises rolls the transaction back and propagates."""
         if not entries:
@@ -62,20 +79,11 @@ class Inbox:
             }
             for entry in entries
         ]
-        # One statement for any number of rows (SQLAlchemy's "insertmanyvalues" batches the
-        # parameter sets into multi-row VALUES itself): it is compiled once and cached, where
-        # .values(rows) made a statement SQLAlchemy cannot cache, compiled again for each batch.
-        statement = (
-            upsert(self.store.engine.dialect.name, InboxUpdate)
-            .on_conflict_do_nothing(index_elements=[InboxUpdate.update_id])
-            .returning(InboxUpdate.update_id)
-        )
-        async with self.store._write() as session:
-            connection = await session.connection()
-            new = set((await connection.execute(statement, rows)).scalars())
+        async with self.store._writing() as connection:
+            new = set((await connection.execute(self._put, rows)).scalars())
             fresh = [entry.update_id for entry in entries if entry.update_id in new]
             if also is not None:
-                await also(session, fresh)
+                await also(connection, fresh)
         return fresh
 
     async def mark_handled(self, update_id: int) -> None:
@@ -96,18 +104,11 @@ class Inbox:
         while self._marks:
             batch: list[tuple[int, asyncio.Future[None]]] = []
             try:
-                async with self.store._write() as session:
+                async with self.store._writing() as connection:
                     # Taken once the write lock is held: marks that queued meanwhile join.
                     batch, self._marks = self._marks, []
-                    statement = (
-                        update(InboxUpdate)
-                        .where(
-                            InboxUpdate.update_id.in_([update_id for update_id, _ in batch]),
-                            InboxUpdate.handled_at.is_(None),
-                        )
-                        .values(handled_at=utcnow())
-                    )
-                    await session.execute(statement, execution_options=UNSYNCHRONIZED)
+                    ids = [update_id for update_id, _ in batch]
+                    await connection.execute(MARK_HANDLED, {"ids": ids, "now": utcnow()})
             except BaseException as error:
                 for _, waiter in batch or self._marks:
                     if not waiter.done():

@@ -1,21 +1,41 @@
 """Statements, steps and row-to-record conversions shared by ``Store``'s units of work.
 
-The steps take the unit of work's session and run inside its transaction."""
+The steps take the unit of work's connection (``AsyncConnection``; an ORM session's own, from
+``await session.connection()``, inside a session's unit of work) and run inside its
+transaction. They are Core statements built once, with bind parameters: SQLAlchemy then skips
+building, coercing and hashing a new statement at every call (what a turn's storage work spent
+most of its CPU on; ``benchmarks.storage_turn``)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Select, insert, literal, or_, select
+from sqlalchemy import (
+    Insert,
+    Integer,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .models import Chat, Conversation, Message, utcnow
+from .models import Base, Conversation, Message, UTCDateTime, utcnow
 from .records import ChatRecord, MessageRecord, ReplyStatus
 
+CHATS: Table = Base.metadata.tables["chats"]
+CONVERSATIONS: Table = Base.metadata.tables["conversations"]
+MESSAGES: Table = Base.metadata.tables["messages"]
 
-def chat_record(chat: Chat) -> ChatRecord:
+
+def chat_record(chat: Any) -> ChatRecord:
+    """The record of a chat: an ORM ``Chat`` or a row of the ``chats`` table."""
     return ChatRecord(
         id=chat.id,
         type=chat.type,
@@ -80,78 +100,154 @@ def newest_in_current(
     )
 
 
-def append_to_current(chat_id: int, thread_id: int, values: dict[str, Any]) -> Insert:
+# Built once; each takes the bind parameters ``chat_id`` and ``thread_id`` (a (chat, topic)).
+
+#: The id of the (chat, topic)'s current (newest) conversation.
+CURRENT_CONVERSATION = (
+    select(CONVERSATIONS.c.id)
+    .where(
+        CONVERSATIONS.c.chat_id == bindparam("chat_id"),
+        CONVERSATIONS.c.thread_id == bindparam("thread_id"),
+    )
+    .order_by(CONVERSATIONS.c.id.desc())
+    .limit(1)
+)
+
+#: The chat's row (``chat_id``).
+CHAT_ROW = select(CHATS).where(CHATS.c.id == bindparam("chat_id"))
+
+#: The chat's row, locked until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's
+#: ``BEGIN IMMEDIATE`` already holds the write lock).
+LOCK_CHAT = select(CHATS.c.id).where(CHATS.c.id == bindparam("chat_id")).with_for_update()
+
+#: (role, content, attachments) of the newest ``limit`` usable messages of the current
+#: conversation, newest first: empty messages (without attachments), failed replies and the
+#: user messages of turns dropped by ``/stop`` (stored ``STOPPED``) are not usable as context.
+CONTEXT_ROWS = (
+    select(MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.attachments)
+    .where(
+        MESSAGES.c.conversation_id == CURRENT_CONVERSATION.scalar_subquery(),
+        or_(MESSAGES.c.content != "", MESSAGES.c.attachments.is_not(None)),
+        MESSAGES.c.status != ReplyStatus.FAILED.value,
+        or_(MESSAGES.c.role != "user", MESSAGES.c.status != ReplyStatus.STOPPED.value),
+    )
+    .order_by(MESSAGES.c.id.desc())
+    .limit(bindparam("limit", type_=Integer()))
+)
+
+#: A new conversation (``chat_id``, ``thread_id``); returns its id.
+NEW_CONVERSATION = insert(CONVERSATIONS).returning(CONVERSATIONS.c.id)
+
+#: A message (every column but ``id``); returns its id and conversation id.
+NEW_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.conversation_id)
+
+#: Whether the message ``message_id`` exists (its id, or no row).
+MESSAGE_EXISTS = select(MESSAGES.c.id).where(MESSAGES.c.id == bindparam("message_id"))
+
+#: A reply's usage row (every column but ``id``).
+NEW_USAGE = insert(Base.metadata.tables["usage"])
+
+
+@cache
+def update_message(names: tuple[str, ...]) -> Update:
+    """``UPDATE messages SET <names> WHERE id = :message_id``; the new value of column
+    ``name`` is the bind parameter ``v_<name>``."""
+    values = {name: bindparam(f"v_{name}", type_=MESSAGES.c[name].type) for name in names}
+    return update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id")).values(values)
+
+
+@cache
+def append_to_current(names: tuple[str, ...]) -> Insert:
     """``INSERT INTO messages (...) SELECT <current conversation's id>, <values> ...
     RETURNING id, conversation_id``: an append in one statement, which inserts nothing (and
-    returns no row) when the (chat, topic) has no conversation yet."""
-    columns = Message.__table__.c
-    source = latest_conversation(chat_id, thread_id).add_columns(
-        *(literal(value, columns[name].type) for name, value in values.items())
+    returns no row) when the (chat, topic) has no conversation yet. The value of column
+    ``name`` (one of ``names``) is the bind parameter ``v_<name>``."""
+    source = CURRENT_CONVERSATION.add_columns(
+        *(bindparam(f"v_{name}", type_=MESSAGES.c[name].type) for name in names)
     )
-    return (
-        insert(Message)
-        .from_select(["conversation_id", *values], source)
-        .returning(Message.id, Message.conversation_id)
+    return insert(MESSAGES).from_select(["conversation_id", *names], source).returning(
+        MESSAGES.c.id, MESSAGES.c.conversation_id
     )
 
 
-def upsert(dialect: str, model: type[DeclarativeBase]) -> Any:
-    """``INSERT`` into ``model``'s table with ``on_conflict_do_nothing`` available, for the
-    ``dialect`` (``"postgresql"`` or ``"sqlite"``); the PostgreSQL dialect is imported only
-    when it is the one in use."""
+def upsert(dialect: str, table: Any) -> Any:
+    """``INSERT`` into ``table`` (a ``Table`` or a model) with ``on_conflict_do_nothing``
+    available, for the ``dialect`` (``"postgresql"`` or ``"sqlite"``); the PostgreSQL dialect
+    is imported only when it is the one in use."""
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
-async def ensure_chat(session: AsyncSession, chat_id: int, type: str) -> None:
+@cache
+def _ensure_chat(dialect: str) -> Insert:
+    values: dict[str, Any] = {
+        "id": bindparam("chat_id"),
+        "type": bindparam("chat_type"),
+        "model": None,
+        "settings": {},
+        "created_at": bindparam("now", type_=UTCDateTime()),
+    }
+    statement = upsert(dialect, CHATS).values(values)
+    return statement.on_conflict_do_nothing(index_elements=[CHATS.c.id])
+
+
+async def ensure_chat(connection: AsyncConnection, chat_id: int, type: str) -> None:
     """Insert the chat unless it exists (INSERT ... ON CONFLICT DO NOTHING: no race)."""
-    statement = upsert(session.get_bind().dialect.name, Chat).values(
-        id=chat_id, type=type, model=None, settings={}, created_at=utcnow()
-    )
-    await session.execute(statement.on_conflict_do_nothing(index_elements=[Chat.id]))
+    params = {"chat_id": chat_id, "chat_type": type, "now": utcnow()}
+    await connection.execute(_ensure_chat(connection.dialect.name), params)
 
 
-async def locked_chat(session: AsyncSession, chat_id: int, type: str) -> Chat:
-    """The chat (inserted if missing), its row locked until the transaction ends
-    (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the write lock)."""
-    await ensure_chat(session, chat_id, type)
-    statement = select(Chat).where(Chat.id == chat_id).with_for_update()
-    return (await session.execute(statement)).scalar_one()
+async def lock_chat(connection: AsyncConnection, chat_id: int, type: str) -> None:
+    """Insert the chat if missing (with ``type``) and lock its row until the transaction ends
+    (:data:`LOCK_CHAT`)."""
+    await ensure_chat(connection, chat_id, type)
+    await connection.execute(LOCK_CHAT, {"chat_id": chat_id})
 
 
-async def create_conversation(session: AsyncSession, chat_id: int, thread_id: int) -> int:
+async def create_conversation(connection: AsyncConnection, chat_id: int, thread_id: int) -> int:
     """Insert a conversation for the (chat, topic); returns its id."""
-    conversation = Conversation(chat_id=chat_id, thread_id=thread_id, created_at=utcnow())
-    session.add(conversation)
-    await session.flush()
-    return conversation.id
+    params = {"chat_id": chat_id, "thread_id": thread_id, "created_at": utcnow()}
+    return int((await connection.execute(NEW_CONVERSATION, params)).scalar_one())
 
 
-async def current_conversation_id(session: AsyncSession, chat_id: int, thread_id: int) -> int:
+async def current_conversation_id(
+    connection: AsyncConnection, chat_id: int, thread_id: int
+) -> int:
     """Id of the (chat, topic)'s newest conversation, created (with the chat) if none."""
-    found = (await session.execute(latest_conversation(chat_id, thread_id))).scalar()
+    where = {"chat_id": chat_id, "thread_id": thread_id}
+    found = (await connection.execute(CURRENT_CONVERSATION, where)).scalar()
     if found is not None:
-        return found
-    await locked_chat(session, chat_id, "private")
+        return int(found)
+    await lock_chat(connection, chat_id, "private")
     # Read again under the chat's lock: a concurrent caller may have created it meanwhile.
-    found = (await session.execute(latest_conversation(chat_id, thread_id))).scalar()
-    return found if found is not None else await create_conversation(session, chat_id, thread_id)
+    found = (await connection.execute(CURRENT_CONVERSATION, where)).scalar()
+    if found is not None:
+        return int(found)
+    return await create_conversation(connection, chat_id, thread_id)
 
 
 async def append_message(
-    session: AsyncSession, chat_id: int, thread_id: int, values: dict[str, Any]
+    connection: AsyncConnection,
+    chat_id: int,
+    thread_id: int,
+    values: dict[str, Any],
+    chat_type: str = "private",
 ) -> MessageRecord:
     """Append a message with ``values`` (every column but the ids) to the (chat, topic)'s
-    current conversation, creating the conversation (and chat) if none."""
-    row = (await session.execute(append_to_current(chat_id, thread_id, values))).first()
+    current conversation, creating the conversation (and the chat, of ``chat_type``) if none:
+    one statement when the conversation exists (its chat then exists too)."""
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(chat_id=chat_id, thread_id=thread_id)
+    statement = append_to_current(tuple(values))
+    row = (await connection.execute(statement, params)).first()
     if row is None:  # the first message of this (chat, topic)
-        conversation_id = await current_conversation_id(session, chat_id, thread_id)
-        statement = insert(Message).values(conversation_id=conversation_id, **values)
-        returning = statement.returning(Message.id, Message.conversation_id)
-        row = (await session.execute(returning)).one()
+        await ensure_chat(connection, chat_id, chat_type)
+        conversation_id = await current_conversation_id(connection, chat_id, thread_id)
+        params = {"conversation_id": conversation_id, **values}
+        row = (await connection.execute(NEW_MESSAGE, params)).one()
     message_id, conversation_id = row
     return MessageRecord(
         id=message_id,
@@ -205,16 +301,9 @@ def reply_values(
 
 
 async def context_rows(
-    session: AsyncSession, chat_id: int, thread_id: int, limit: int
+    connection: AsyncConnection, chat_id: int, thread_id: int, limit: int
 ) -> list[tuple[str, str, list[dict[str, Any]] | None]]:
-    """(role, content, attachments) of the newest ``limit`` usable messages of the current
-    conversation, newest first: empty messages (without attachments), failed replies and the
-    user messages of turns dropped by ``/stop`` (stored ``STOPPED``) are not usable as context."""
-    usable = (
-        or_(Message.content != "", Message.attachments.is_not(None)),
-        Message.status != ReplyStatus.FAILED.value,
-        or_(Message.role != "user", Message.status != ReplyStatus.STOPPED.value),
-    )
-    columns = (Message.role, Message.content, Message.attachments)
-    statement = newest_in_current(chat_id, thread_id, limit, *usable, columns=columns)
-    return [(role, content, files) for role, content, files in await session.execute(statement)]
+    """:data:`CONTEXT_ROWS` of the (chat, topic), at most ``limit``."""
+    params = {"chat_id": chat_id, "thread_id": thread_id, "limit": limit}
+    rows = await connection.execute(CONTEXT_ROWS, params)
+    return [(role, content, files) for role, content, files in rows]

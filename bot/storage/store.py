@@ -20,13 +20,17 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from .context import trim_context
 from .engine import WRITE, create_engine
 from .models import Chat, Conversation, Message, ReplyUsage, utcnow
 from .queries import (
+    CHAT_ROW,
+    CHATS,
+    MESSAGE_EXISTS,
+    NEW_USAGE,
     append_message,
     chat_record,
     context_rows,
@@ -34,10 +38,11 @@ from .queries import (
     current_conversation_id,
     ensure_chat,
     latest_conversation,
-    locked_chat,
+    lock_chat,
     message_record,
     newest_in_current,
     reply_values,
+    update_message,
     user_values,
     with_origin,
 )
@@ -48,7 +53,9 @@ UNSYNCHRONIZED = {"synchronize_session": False}  # each unit of work has a fresh
 
 
 class Store:
-    """One per process. Each method is one short unit of work (its own session/transaction).
+    """One per process. Each method is one short unit of work (its own transaction, on a
+    connection of its own: Core statements, or an ORM session where rows are changed as
+    objects).
 
     ``chat_id`` is Telegram's 64-bit chat id; ``thread_id`` is the forum topic id
     (``message_thread_id``) or 0: each (chat, topic) has its own conversations, while the
@@ -84,20 +91,34 @@ class Store:
             await session.connection(execution_options=WRITE)
             yield session
 
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only unit of work on a connection (Core statements, no ORM session)."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A unit of work that writes, on a connection (Core statements, no ORM session):
+        committed at the end, rolled back on an error (as :meth:`_write`)."""
+        async with self._write_lock, self.engine.connect() as connection:
+            await connection.execution_options(**WRITE)
+            async with connection.begin():
+                yield connection
+
     # Chats ---------------------------------------------------------------------------------
 
     async def get_or_create_chat(self, chat_id: int, type: str = "private") -> ChatRecord:
         """The chat, created with ``type`` (Bot API ``Chat.type``) if not stored yet; the type
         of an existing chat is left as stored."""
-        async with self._write() as session:
-            await ensure_chat(session, chat_id, type)
-            chat = await session.get_one(Chat, chat_id)
-            return chat_record(chat)
+        async with self._writing() as connection:
+            await ensure_chat(connection, chat_id, type)
+            return chat_record((await connection.execute(CHAT_ROW, {"chat_id": chat_id})).one())
 
     async def get_chat(self, chat_id: int) -> ChatRecord | None:
         """The chat, or ``None`` if nothing is stored for it."""
-        async with self._read() as session:
-            chat = await session.get(Chat, chat_id)
+        async with self._reading() as connection:
+            chat = (await connection.execute(CHAT_ROW, {"chat_id": chat_id})).first()
             return None if chat is None else chat_record(chat)
 
     async def chats_with_setting(self, key: str) -> dict[int, str]:
@@ -111,16 +132,17 @@ class Store:
     async def set_model(self, chat_id: int, model: str | None) -> None:
         """Set the chat's chosen model (``None``: back to the bot's default); creates the chat
         (type "private") if missing."""
-        async with self._write() as session:
-            await ensure_chat(session, chat_id, "private")
-            await session.execute(update(Chat).where(Chat.id == chat_id).values(model=model))
+        async with self._writing() as connection:
+            await ensure_chat(connection, chat_id, "private")
+            await connection.execute(update(CHATS).where(CHATS.c.id == chat_id).values(model=model))
 
     async def update_settings(self, chat_id: int, **values: Any) -> ChatRecord:
         """Merge ``values`` (JSON-compatible) into the chat's settings; a value of ``None``
         removes that key. Creates the chat (type "private") if missing. Concurrent updates of
         different keys are all kept."""
         async with self._write() as session:
-            chat = await locked_chat(session, chat_id, "private")
+            await lock_chat(await session.connection(), chat_id, "private")
+            chat = await session.get_one(Chat, chat_id)
             settings = dict(chat.settings)
             for key, value in values.items():
                 if value is None:
@@ -140,7 +162,8 @@ class Store:
             old = await session.get(Chat, old_id)
             if old is None:
                 return False
-            new = await locked_chat(session, new_id, new_type)
+            await lock_chat(await session.connection(), new_id, new_type)
+            new = await session.get_one(Chat, new_id)
             new.model = new.model or old.model
             new.settings = {**old.settings, **new.settings}
             for statement in (
@@ -156,15 +179,15 @@ class Store:
     async def current_conversation(self, chat_id: int, thread_id: int = 0) -> int:
         """Id of the current (newest) conversation of the chat's topic; creates one if none
         (and the chat, type "private", if missing)."""
-        async with self._write() as session:
-            return await current_conversation_id(session, chat_id, thread_id)
+        async with self._writing() as connection:
+            return await current_conversation_id(connection, chat_id, thread_id)
 
     async def new_conversation(self, chat_id: int, thread_id: int = 0) -> int:
         """Start another conversation for the chat's topic (``/new``) and return its id; older
         conversations are kept until ``delete_chat``."""
-        async with self._write() as session:
-            await locked_chat(session, chat_id, "private")
-            return await create_conversation(session, chat_id, thread_id)
+        async with self._writing() as connection:
+            await lock_chat(connection, chat_id, "private")
+            return await create_conversation(connection, chat_id, thread_id)
 
     # Messages ------------------------------------------------------------------------------
 
@@ -185,9 +208,9 @@ class Store:
         does not wait for the database's single writer, so a burst of chats reaches the
         providers sooner; the turn is recorded with :meth:`record_turn`. The topic's own system
         prompt (:meth:`ChatRecord.system_prompt`) replaces ``system_prompt``, the default."""
-        async with self._read() as session:
-            chat = await session.get(Chat, chat_id)
-            rows = await context_rows(session, chat_id, thread_id, limit)
+        async with self._reading() as connection:
+            chat = (await connection.execute(CHAT_ROW, {"chat_id": chat_id})).first()
+            rows = await context_rows(connection, chat_id, thread_id, limit)
         if pending or pending_attachments:
             rows = [("user", pending or "", pending_attachments), *rows[: limit - 1]]
         record = None if chat is None else chat_record(chat)
@@ -213,15 +236,14 @@ class Store:
         ``STOPPED`` for a turn dropped before it ran) after it, which is returned. A dropped
         turn's user message is stored ``STOPPED`` too: it is kept, but never sent to a model
         (see :func:`~bot.storage.queries.context_rows`)."""
-        async with self._write() as session:
-            await ensure_chat(session, chat_id, chat_type)
+        async with self._writing() as connection:
             if user_message is not None:
                 dropped = reply_status is ReplyStatus.STOPPED
                 status = ReplyStatus.STOPPED if dropped else ReplyStatus.COMPLETE
                 values = user_values(user_message, telegram_message_id, attachments, status)
-                await append_message(session, chat_id, thread_id, values)
+                await append_message(connection, chat_id, thread_id, values, chat_type)
             values = reply_values(model, status=reply_status)
-            return await append_message(session, chat_id, thread_id, values)
+            return await append_message(connection, chat_id, thread_id, values, chat_type)
 
     async def append_user_message(
         self,
@@ -232,9 +254,9 @@ class Store:
         telegram_message_id: int | None = None,
     ) -> MessageRecord:
         """Append a user message (status ``COMPLETE``) to the current conversation."""
-        async with self._write() as session:
+        async with self._writing() as connection:
             values = user_values(content, telegram_message_id)
-            return await append_message(session, chat_id, thread_id, values)
+            return await append_message(connection, chat_id, thread_id, values)
 
     async def start_reply(
         self,
@@ -246,9 +268,9 @@ class Store:
     ) -> MessageRecord:
         """Append an empty assistant reply with status ``STREAMING`` to the current
         conversation; fill it in with ``update_reply``."""
-        async with self._write() as session:
+        async with self._writing() as connection:
             values = reply_values(model, provider)
-            return await append_message(session, chat_id, thread_id, values)
+            return await append_message(connection, chat_id, thread_id, values)
 
     async def update_reply(
         self,
@@ -282,16 +304,17 @@ class Store:
             "reasoning": reasoning,
         }
         values = {key: value for key, value in given.items() if value is not None}
-        async with self._write() as session:
+        async with self._writing() as connection:
             if values:
-                statement = update(Message).where(Message.id == message_id).values(**values)
-                result = await session.execute(statement, execution_options=UNSYNCHRONIZED)
-                found = result.rowcount  # type: ignore[attr-defined]
+                params: dict[str, Any] = {f"v_{name}": v for name, v in values.items()}
+                params["message_id"] = message_id
+                result = await connection.execute(update_message(tuple(values)), params)
+                found = result.rowcount > 0
             else:
-                found = await session.get(Message, message_id) is not None
+                where = {"message_id": message_id}
+                found = (await connection.execute(MESSAGE_EXISTS, where)).first() is not None
             if usage is not None:
-                row = {**asdict(usage), "created_at": utcnow()}
-                await session.execute(insert(ReplyUsage).values(**row))
+                await connection.execute(NEW_USAGE, {**asdict(usage), "created_at": utcnow()})
         if not found:
             raise LookupError(f"no message with id {message_id}")
 
@@ -334,8 +357,8 @@ class Store:
 
         The system prompt's characters count against ``max_chars``.
         """
-        async with self._read() as session:
-            pairs = await context_rows(session, chat_id, thread_id, limit)
+        async with self._reading() as connection:
+            pairs = await context_rows(connection, chat_id, thread_id, limit)
         return trim_context(pairs, max_chars=max_chars, system_prompt=system_prompt)
 
     async def last_user_message(self, chat_id: int, thread_id: int = 0) -> MessageRecord | None:
