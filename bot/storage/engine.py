@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
@@ -65,6 +66,7 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
     )
     locked = engine.dialect.loaded_dbapi.OperationalError
+    dbapi_error = engine.dialect.loaded_dbapi.Error
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -88,9 +90,14 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         writes = connection.get_execution_options().get("storage_write", False)
         begin = "BEGIN IMMEDIATE" if writes else "BEGIN"
         # Straight to aiosqlite (SQLAlchemy's AdaptedConnection.run_async): one hop to its
-        # thread, where SQLAlchemy's cursor (open, execute, close) takes three.
+        # thread, where SQLAlchemy's cursor (open, execute, close) takes three. Its errors
+        # ("database is locked" past the busy timeout) are wrapped as SQLAlchemy wraps a
+        # statement's, so that callers (and bot.storage.retry) see the same exceptions.
         adapted = connection.connection.dbapi_connection
-        adapted.run_async(lambda driver: driver.execute(begin))  # type: ignore[union-attr]
+        try:
+            adapted.run_async(lambda driver: driver.execute(begin))  # type: ignore[union-attr]
+        except dbapi_error as error:
+            raise DBAPIError.instance(begin, None, error, dbapi_error) from error
 
 
 def describe_database_error(error: BaseException, url: str) -> str:

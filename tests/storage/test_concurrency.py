@@ -6,7 +6,11 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from bot.storage import Store
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.storage import Store, engine
+from bot.storage.retry import is_transient
 
 CHATS = 50
 APPENDS = 20
@@ -115,6 +119,28 @@ async def test_sqlite_writer_waits_for_another_connections_write_lock(tmp_path: 
         holder.execute("COMMIT")
         appended = await waiting
         assert [m.content for m in await store.history(1)] == ["before", appended.content]
+    finally:
+        holder.close()
+        await store.close()
+
+
+async def test_sqlite_write_lock_held_past_the_busy_timeout_is_a_transient_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN IMMEDIATE (sent to the driver directly) fails as SQLAlchemy's own statements do:
+    an ``OperationalError`` that ``bot.storage.retry`` retries, not the driver's bare error."""
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 100)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    store = await Store.open(url)
+    holder = sqlite3.connect(tmp_path / "bot.db", isolation_level=None, check_same_thread=False)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="database is locked") as caught:
+            await store.append_user_message(1, "while locked")
+        assert is_transient(caught.value)
+        holder.execute("ROLLBACK")
+        await store.append_user_message(1, "after")  # the connection is usable again
+        assert [m.content for m in await store.history(1)] == ["after"]
     finally:
         holder.close()
         await store.close()
