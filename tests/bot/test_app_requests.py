@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp.connector
 
-from bot.app import CONNECTION_POOL_SIZE, build_application
+from bot.app import CONNECTION_POOL_SIZE, KEEPALIVE_CONNECTIONS, build_application
 from bot.health import Heartbeat, HeartbeatRequest
 from bot.storage import Store
 from providers import ModelRegistry
@@ -38,5 +38,7 @@ async def test_both_clients_share_one_tls_context(telegram: FakeTelegram, tmp_pa
             assert isinstance(get_updates, HeartbeatRequest) == (heartbeat is not None)
             assert get_updates._client._transport._pool._max_connections == 1
             assert methods._client._transport._pool._max_connections == CONNECTION_POOL_SIZE
+            pool = methods._client._transport._pool
+            assert pool._max_keepalive_connections == KEEPALIVE_CONNECTIONS
     finally:
         await store.close()
