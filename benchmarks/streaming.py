@@ -17,6 +17,9 @@ For each run it prints:
 
 - first visible text: seconds from the update to the first message of the reply (p50, p95);
 - complete: seconds from the provider's last chunk to the whole reply on screen (p50, p95);
+- done: seconds from the update to the whole reply on screen (p50, p95): what the user waits
+  for in all (a reply started sooner can end together with more others, and wait longer
+  after its last chunk for its final text to be written);
 - Bot API writes per reply, 429 answers received, replies never completed;
 - the bot's CPU seconds per reply over the message phase only (its whole process tree: the
   bot and any child it started), its resident set (whole tree, MiB) after start-up and at the
@@ -362,16 +365,18 @@ def chat_limited_429s(telegram: FakeTelegram) -> int:
 def table(results: list[RunResult]) -> str:
     header = (
         "| run | replies | first text p50 / p95 (s) | complete after last chunk p50 / p95 (s) "
+        "| done after update p50 / p95 (s) "
         "| writes/reply | 429s (chat-limited) | never completed | bot CPU s/reply "
         "| RSS MiB after start / end / peak | wall s |"
     )
-    lines = [header, "|" + "---|" * 10]
+    lines = [header, "|" + "---|" * 11]
     for r in results:
         kind = "group chats" if r.groups else "chats"
         lines.append(
             f"| {r.chats} {kind} x {r.turns} turns, {r.arrival} | {r.chats * r.turns} "
             f"| {percentile(r.first, 50):.3f} / {percentile(r.first, 95):.3f} "
             f"| {percentile(r.complete, 50):.3f} / {percentile(r.complete, 95):.3f} "
+            f"| {percentile(r.done, 50):.3f} / {percentile(r.done, 95):.3f} "
             f"| {r.writes_per_reply:.2f} | {r.answers_429} ({r.chat_429} chat) "
             f"| {r.never_completed} "
             f"| {r.cpu_per_reply:.4f} | {r.rss_after_start_mib:.1f} / {r.rss_end_mib:.1f} "
