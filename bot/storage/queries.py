@@ -66,37 +66,9 @@ def message_record(message: Message, chat_id: int, thread_id: int) -> MessageRec
     )
 
 
-def latest_conversation(chat_id: int, thread_id: int) -> Select[int]:
-    return (
-        select(Conversation.id)
-        .where(Conversation.chat_id == chat_id, Conversation.thread_id == thread_id)
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
-
-
 def with_origin() -> Select[Message, int, int]:
     return select(Message, Conversation.chat_id, Conversation.thread_id).join(
         Conversation, Message.conversation_id == Conversation.id
-    )
-
-
-def newest_in_current(
-    chat_id: int,
-    thread_id: int,
-    limit: int,
-    *conditions: Any,
-    columns: tuple[Any, ...] = (Message,),
-) -> Select[Any]:
-    """The newest ``limit`` messages (``columns`` of them) of the current conversation of a
-    (chat, topic) that meet ``conditions``, newest first: one index range scan on
-    (conversation_id, id) backwards, the current conversation found by a subquery."""
-    current = latest_conversation(chat_id, thread_id).scalar_subquery()
-    return (
-        select(*columns)
-        .where(Message.conversation_id == current, *conditions)
-        .order_by(Message.id.desc())
-        .limit(limit)
     )
 
 
@@ -113,6 +85,22 @@ CURRENT_CONVERSATION = (
     .limit(1)
 )
 
+
+def newest_in_current(
+    limit: Any, *conditions: Any, columns: tuple[Any, ...] = (Message,)
+) -> Select[Any]:
+    """The newest ``limit`` messages (``columns`` of them) of the current conversation of the
+    (chat, topic) given as the bind parameters ``chat_id`` and ``thread_id``, that meet
+    ``conditions``, newest first: one index range scan on (conversation_id, id) backwards, the
+    current conversation found by a subquery (:data:`CURRENT_CONVERSATION`)."""
+    return (
+        select(*columns)
+        .where(MESSAGES.c.conversation_id == CURRENT_CONVERSATION.scalar_subquery(), *conditions)
+        .order_by(MESSAGES.c.id.desc())
+        .limit(limit)
+    )
+
+
 #: The chat's row (``chat_id``).
 CHAT_ROW = select(CHATS).where(CHATS.c.id == bindparam("chat_id"))
 
@@ -123,16 +111,12 @@ LOCK_CHAT = select(CHATS.c.id).where(CHATS.c.id == bindparam("chat_id")).with_fo
 #: (role, content, attachments) of the newest ``limit`` usable messages of the current
 #: conversation, newest first: empty messages (without attachments), failed replies and the
 #: user messages of turns dropped by ``/stop`` (stored ``STOPPED``) are not usable as context.
-CONTEXT_ROWS = (
-    select(MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.attachments)
-    .where(
-        MESSAGES.c.conversation_id == CURRENT_CONVERSATION.scalar_subquery(),
-        or_(MESSAGES.c.content != "", MESSAGES.c.attachments.is_not(None)),
-        MESSAGES.c.status != ReplyStatus.FAILED.value,
-        or_(MESSAGES.c.role != "user", MESSAGES.c.status != ReplyStatus.STOPPED.value),
-    )
-    .order_by(MESSAGES.c.id.desc())
-    .limit(bindparam("limit", type_=Integer()))
+CONTEXT_ROWS = newest_in_current(
+    bindparam("limit", type_=Integer()),
+    or_(MESSAGES.c.content != "", MESSAGES.c.attachments.is_not(None)),
+    MESSAGES.c.status != ReplyStatus.FAILED.value,
+    or_(MESSAGES.c.role != "user", MESSAGES.c.status != ReplyStatus.STOPPED.value),
+    columns=(MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.attachments),
 )
 
 #: A new conversation (``chat_id``, ``thread_id``); returns its id.
@@ -214,14 +198,15 @@ async def create_conversation(connection: AsyncConnection, chat_id: int, thread_
 
 
 async def current_conversation_id(
-    connection: AsyncConnection, chat_id: int, thread_id: int
+    connection: AsyncConnection, chat_id: int, thread_id: int, chat_type: str = "private"
 ) -> int:
-    """Id of the (chat, topic)'s newest conversation, created (with the chat) if none."""
+    """Id of the (chat, topic)'s newest conversation, created (with the chat, of
+    ``chat_type``, if missing) if none."""
     where = {"chat_id": chat_id, "thread_id": thread_id}
     found = (await connection.execute(CURRENT_CONVERSATION, where)).scalar()
     if found is not None:
         return int(found)
-    await lock_chat(connection, chat_id, "private")
+    await lock_chat(connection, chat_id, chat_type)
     # Read again under the chat's lock: a concurrent caller may have created it meanwhile.
     found = (await connection.execute(CURRENT_CONVERSATION, where)).scalar()
     if found is not None:
@@ -244,8 +229,7 @@ async def append_message(
     statement = append_to_current(tuple(values))
     row = (await connection.execute(statement, params)).first()
     if row is None:  # the first message of this (chat, topic)
-        await ensure_chat(connection, chat_id, chat_type)
-        conversation_id = await current_conversation_id(connection, chat_id, thread_id)
+        conversation_id = await current_conversation_id(connection, chat_id, thread_id, chat_type)
         params = {"conversation_id": conversation_id, **values}
         row = (await connection.execute(NEW_MESSAGE, params)).one()
     message_id, conversation_id = row

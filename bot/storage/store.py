@@ -29,6 +29,7 @@ from .models import Chat, Conversation, Message, ReplyUsage, utcnow
 from .queries import (
     CHAT_ROW,
     CHATS,
+    CURRENT_CONVERSATION,
     MESSAGE_EXISTS,
     NEW_USAGE,
     append_message,
@@ -37,7 +38,6 @@ from .queries import (
     create_conversation,
     current_conversation_id,
     ensure_chat,
-    latest_conversation,
     lock_chat,
     message_record,
     newest_in_current,
@@ -327,9 +327,10 @@ class Store:
     async def _newest(
         self, chat_id: int, thread_id: int, limit: int, *conditions: Any
     ) -> Sequence[Message]:
-        statement = newest_in_current(chat_id, thread_id, limit, *conditions)
+        where = {"chat_id": chat_id, "thread_id": thread_id}
         async with self._read() as session:
-            return (await session.execute(statement)).scalars().all()
+            rows = await session.execute(newest_in_current(limit, *conditions), where)
+            return rows.scalars().all()
 
     async def history(
         self, chat_id: int, thread_id: int = 0, *, limit: int = 50
@@ -370,7 +371,8 @@ class Store:
         """Delete the assistant messages after the last user message of the current
         conversation (for ``/retry``); nothing happens if there are none."""
         async with self._write() as session:
-            current = (await session.execute(latest_conversation(chat_id, thread_id))).scalar()
+            where = {"chat_id": chat_id, "thread_id": thread_id}
+            current = (await session.execute(CURRENT_CONVERSATION, where)).scalar()
             if current is None:
                 return
             last_user = select(func.max(Message.id)).where(
