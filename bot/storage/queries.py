@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     Insert,
     Integer,
+    Row,
     Select,
     Table,
     Update,
@@ -32,6 +33,7 @@ from .records import ChatRecord, MessageRecord, ReplyStatus
 CHATS: Table = Base.metadata.tables["chats"]
 CONVERSATIONS: Table = Base.metadata.tables["conversations"]
 MESSAGES: Table = Base.metadata.tables["messages"]
+USAGE: Table = Base.metadata.tables["usage"]
 
 
 def chat_record(chat: Any) -> ChatRecord:
@@ -106,7 +108,7 @@ CHAT_ROW = select(CHATS).where(CHATS.c.id == bindparam("chat_id"))
 
 #: The chat's row, locked until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's
 #: ``BEGIN IMMEDIATE`` already holds the write lock).
-LOCK_CHAT = select(CHATS.c.id).where(CHATS.c.id == bindparam("chat_id")).with_for_update()
+LOCK_CHAT = CHAT_ROW.with_for_update()
 
 #: (role, content, attachments) of the newest ``limit`` usable messages of the current
 #: conversation, newest first: empty messages (without attachments), failed replies and the
@@ -129,7 +131,7 @@ NEW_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.conversation_
 MESSAGE_EXISTS = select(MESSAGES.c.id).where(MESSAGES.c.id == bindparam("message_id"))
 
 #: A reply's usage row (every column but ``id``).
-NEW_USAGE = insert(Base.metadata.tables["usage"])
+NEW_USAGE = insert(USAGE)
 
 
 @cache
@@ -184,11 +186,11 @@ async def ensure_chat(connection: AsyncConnection, chat_id: int, type: str) -> N
     await connection.execute(_ensure_chat(connection.dialect.name), params)
 
 
-async def lock_chat(connection: AsyncConnection, chat_id: int, type: str) -> None:
-    """Insert the chat if missing (with ``type``) and lock its row until the transaction ends
-    (:data:`LOCK_CHAT`)."""
+async def lock_chat(connection: AsyncConnection, chat_id: int, type: str) -> Row[Any]:
+    """The chat's row, inserted if missing (with ``type``) and locked until the transaction
+    ends (:data:`LOCK_CHAT`)."""
     await ensure_chat(connection, chat_id, type)
-    await connection.execute(LOCK_CHAT, {"chat_id": chat_id})
+    return (await connection.execute(LOCK_CHAT, {"chat_id": chat_id})).one()
 
 
 async def create_conversation(connection: AsyncConnection, chat_id: int, thread_id: int) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -25,13 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from .context import trim_context
 from .engine import WRITE, create_engine
-from .models import Chat, Conversation, Message, ReplyUsage, utcnow
+from .models import Chat, Conversation, Message, utcnow
 from .queries import (
     CHAT_ROW,
     CHATS,
+    CONVERSATIONS,
     CURRENT_CONVERSATION,
     MESSAGE_EXISTS,
     NEW_USAGE,
+    USAGE,
     append_message,
     chat_record,
     context_rows,
@@ -140,38 +142,39 @@ class Store:
         """Merge ``values`` (JSON-compatible) into the chat's settings; a value of ``None``
         removes that key. Creates the chat (type "private") if missing. Concurrent updates of
         different keys are all kept."""
-        async with self._write() as session:
-            await lock_chat(await session.connection(), chat_id, "private")
-            chat = await session.get_one(Chat, chat_id)
+        async with self._writing() as connection:
+            chat = await lock_chat(connection, chat_id, "private")
             settings = dict(chat.settings)
             for key, value in values.items():
                 if value is None:
                     settings.pop(key, None)
                 else:
                     settings[key] = value
-            chat.settings = settings
-            await session.flush()
-            return chat_record(chat)
+            statement = update(CHATS).where(CHATS.c.id == chat_id).values(settings=settings)
+            await connection.execute(statement)
+            return replace(chat_record(chat), settings=settings)
 
     async def move_chat(self, old_id: int, new_id: int, new_type: str = "supergroup") -> bool:
         """A group became a supergroup (Bot API ``migrate_to_chat_id``): everything stored for
         ``old_id`` (conversations of every topic, model, settings) moves to ``new_id``, which
         keeps its own model and settings if it has some. Returns False when nothing is stored
         for ``old_id`` (never stored, or moved already)."""
-        async with self._write() as session:
-            old = await session.get(Chat, old_id)
+        async with self._writing() as connection:
+            old = (await connection.execute(CHAT_ROW, {"chat_id": old_id})).first()
             if old is None:
                 return False
-            await lock_chat(await session.connection(), new_id, new_type)
-            new = await session.get_one(Chat, new_id)
-            new.model = new.model or old.model
-            new.settings = {**old.settings, **new.settings}
+            new = await lock_chat(connection, new_id, new_type)
             for statement in (
-                update(Conversation).where(Conversation.chat_id == old_id).values(chat_id=new_id),
-                update(ReplyUsage).where(ReplyUsage.chat_id == old_id).values(chat_id=new_id),
-                delete(Chat).where(Chat.id == old_id),
+                update(CHATS)
+                .where(CHATS.c.id == new_id)
+                .values(model=new.model or old.model, settings={**old.settings, **new.settings}),
+                update(CONVERSATIONS)
+                .where(CONVERSATIONS.c.chat_id == old_id)
+                .values(chat_id=new_id),
+                update(USAGE).where(USAGE.c.chat_id == old_id).values(chat_id=new_id),
+                delete(CHATS).where(CHATS.c.id == old_id),
             ):
-                await session.execute(statement, execution_options=UNSYNCHRONIZED)
+                await connection.execute(statement)
             return True
 
     # Conversations -------------------------------------------------------------------------
