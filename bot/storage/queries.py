@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Insert,
     Integer,
     Row,
@@ -134,11 +135,28 @@ MESSAGE_EXISTS = select(MESSAGES.c.id).where(MESSAGES.c.id == bindparam("message
 NEW_USAGE = insert(USAGE)
 
 
+#: The name of the bind parameter that carries column ``{}``'s new value in
+#: :func:`update_message` and :func:`append_to_current` (SQLAlchemy keeps a column's own name
+#: for itself in SET and VALUES).
+NEW_VALUE = "v_{}"
+
+
+def new_value(name: str) -> BindParameter[Any]:
+    """The bind parameter of the ``messages`` column ``name``'s new value (:data:`NEW_VALUE`)."""
+    return bindparam(NEW_VALUE.format(name), type_=MESSAGES.c[name].type)
+
+
+def new_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (column name: new value) as the parameters of :func:`update_message` and
+    :func:`append_to_current`."""
+    return {NEW_VALUE.format(name): value for name, value in values.items()}
+
+
 @cache
 def update_message(names: tuple[str, ...]) -> Update:
-    """``UPDATE messages SET <names> WHERE id = :message_id``; the new value of column
-    ``name`` is the bind parameter ``v_<name>``."""
-    values = {name: bindparam(f"v_{name}", type_=MESSAGES.c[name].type) for name in names}
+    """``UPDATE messages SET <names> WHERE id = :message_id``; the new values are
+    :func:`new_values`."""
+    values = {name: new_value(name) for name in names}
     return update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id")).values(values)
 
 
@@ -146,11 +164,9 @@ def update_message(names: tuple[str, ...]) -> Update:
 def append_to_current(names: tuple[str, ...]) -> Insert:
     """``INSERT INTO messages (...) SELECT <current conversation's id>, <values> ...
     RETURNING id, conversation_id``: an append in one statement, which inserts nothing (and
-    returns no row) when the (chat, topic) has no conversation yet. The value of column
-    ``name`` (one of ``names``) is the bind parameter ``v_<name>``."""
-    source = CURRENT_CONVERSATION.add_columns(
-        *(bindparam(f"v_{name}", type_=MESSAGES.c[name].type) for name in names)
-    )
+    returns no row) when the (chat, topic) has no conversation yet. The values of ``names``
+    are :func:`new_values`."""
+    source = CURRENT_CONVERSATION.add_columns(*(new_value(name) for name in names))
     return insert(MESSAGES).from_select(["conversation_id", *names], source).returning(
         MESSAGES.c.id, MESSAGES.c.conversation_id
     )
@@ -226,7 +242,7 @@ async def append_message(
     """Append a message with ``values`` (every column but the ids) to the (chat, topic)'s
     current conversation, creating the conversation (and the chat, of ``chat_type``) if none:
     one statement when the conversation exists (its chat then exists too)."""
-    params = {f"v_{name}": value for name, value in values.items()}
+    params = new_values(values)
     params.update(chat_id=chat_id, thread_id=thread_id)
     statement = append_to_current(tuple(values))
     row = (await connection.execute(statement, params)).first()

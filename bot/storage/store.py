@@ -42,6 +42,7 @@ from .queries import (
     ensure_chat,
     lock_chat,
     message_record,
+    new_values,
     newest_in_current,
     reply_values,
     update_message,
@@ -309,7 +310,7 @@ class Store:
         values = {key: value for key, value in given.items() if value is not None}
         async with self._writing() as connection:
             if values:
-                params: dict[str, Any] = {f"v_{name}": v for name, v in values.items()}
+                params = new_values(values)
                 params["message_id"] = message_id
                 result = await connection.execute(update_message(tuple(values)), params)
                 found = result.rowcount > 0
